@@ -1,0 +1,67 @@
+"""Execute every book chapter in the quick profile.
+
+The notebooks run through jupyter-cache into the *book's* cache
+(``book/_build/.jupyter_cache``), with the same MyST reader the book uses, so a later
+``make book`` finds every notebook already executed (cache hit) and CI executes each
+notebook once. A notebook whose code is unchanged since its last successful run is a
+cache hit here too; delete ``book/_build`` (``make clean``) to force re-execution.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK = REPO / "book"
+NOTEBOOKS = REPO / "notebooks"
+CACHE_PATH = BOOK / "_build" / ".jupyter_cache"
+MYST_READER = {"name": "myst_nb_md", "type": "plugin"}
+NOTEBOOK_TIMEOUT_S = 1800
+
+
+def toc_notebooks() -> list[str]:
+    """Names (without suffix) of the chapters under ``notebooks/`` listed in ``_toc.yml``."""
+    toc = (BOOK / "_toc.yml").read_text()
+    return re.findall(r"file:\s*notebooks/([\w\-]+)", toc)
+
+
+def test_every_notebook_is_in_the_book():
+    on_disk = sorted(path.stem for path in NOTEBOOKS.glob("*.md"))
+    assert on_disk, "no notebooks found"
+    assert sorted(toc_notebooks()) == on_disk
+
+
+def test_notebooks_are_text_notebooks_with_one_title():
+    for path in NOTEBOOKS.glob("*.md"):
+        text = path.read_text()
+        assert text.startswith("---\njupytext:"), f"{path.name}: missing jupytext header"
+        assert "kernelspec:" in text.split("---")[1], f"{path.name}: missing kernelspec"
+        titles = re.findall(r"^# ", text, flags=re.MULTILINE)
+        in_code = re.findall(r"```\{code-cell\}.*?```", text, flags=re.DOTALL)
+        titles_in_code = sum(len(re.findall(r"^# ", block, flags=re.MULTILINE)) for block in in_code)
+        assert len(titles) - titles_in_code == 1, f"{path.name}: needs exactly one H1 title"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", toc_notebooks())
+def test_notebook_executes_in_quick_profile(name, monkeypatch):
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    monkeypatch.setenv("EGD_PROFILE", "quick")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    cache = get_cache(str(CACHE_PATH))
+    # the book reads notebooks through its symlink book/notebooks -> ../notebooks
+    uri = str((BOOK / "notebooks" / f"{name}.md").absolute())
+    cache.add_nb_to_project(uri, read_data=MYST_READER)
+    executor = load_executor("local-serial", cache=cache)
+    result = executor.run_and_cache(filter_uris=[uri], timeout=NOTEBOOK_TIMEOUT_S)
+    if result.excepted or result.errored:
+        record = cache.get_project_record(uri)
+        pytest.fail(f"notebook {name} failed:\n{record.traceback}", pytrace=False)
+    assert cache.get_cached_project_nb(uri) is not None, f"{name} did not reach the cache"
+    assert os.environ["EGD_PROFILE"] == "quick"
