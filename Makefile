@@ -27,7 +27,7 @@ test: $(STAMP)
 
 book: $(STAMP)
 	@test -n "$(BOOK_OUT)" || { echo "EGD_PROFILE must be quick or full, got '$(EGD_PROFILE)'"; exit 2; }
-	EGD_PROFILE=$(EGD_PROFILE) MPLBACKEND=Agg $(BIN)/jupyter-book build book --path-output $(BOOK_OUT) $(JB_FLAGS)
+	EGD_PROFILE=$(EGD_PROFILE) $(BIN)/jupyter-book build book --path-output $(BOOK_OUT) $(JB_FLAGS)
 	@echo "book: $(BOOK_OUT)/_build/html/index.html"
 
 bench: $(STAMP)

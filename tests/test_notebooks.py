@@ -53,7 +53,6 @@ def test_notebook_executes_in_quick_profile(name, monkeypatch):
     from jupyter_cache.executors import load_executor
 
     monkeypatch.setenv("EGD_PROFILE", "quick")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     cache = get_cache(str(CACHE_PATH))
     # the book reads notebooks through its symlink book/notebooks -> ../notebooks
     uri = str((BOOK / "notebooks" / f"{name}.md").absolute())

@@ -6,4 +6,33 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+# analytic theory (issue 3): sympy derivations in .symbolic, numerics below
+from . import symbolic  # noqa: E402
+from .error import test_error, test_error_curve  # noqa: E402
+from .iterates import mean_trajectory  # noqa: E402
+from .plateau import plateau_length, plateau_ratio  # noqa: E402
+from .same_distribution import (  # noqa: E402
+    A3Moments,
+    equi_matrix_power,
+    equi_plateau_bounds,
+    equi_plateau_length,
+    equi_test_error_curve,
+    equi_trajectory,
+    has_plateau,
+    moments,
+)
+from .train_moments import truncated_moments  # noqa: E402
+
+# finite-sample simulation (issue 4): exact samplers, finite-n optimisers, experiments
+from .sampling import sample_equi, sample_shift_test, sample_train  # noqa: E402
+from .simulate import misclassification_rate, sufficient_statistics, train_trajectory  # noqa: E402
+from . import experiments  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "symbolic", "truncated_moments", "mean_trajectory", "test_error", "test_error_curve",
+    "plateau_length", "plateau_ratio", "A3Moments", "moments", "equi_matrix_power", "equi_trajectory",
+    "equi_test_error_curve", "equi_plateau_length", "equi_plateau_bounds", "has_plateau",
+    "sample_train", "sample_shift_test", "sample_equi", "sufficient_statistics", "train_trajectory",
+    "misclassification_rate", "experiments",
+]

@@ -1,0 +1,236 @@
+"""``egd-grok``: train, sweep, report, bench.
+
+    egd-grok train --task mod-add --p 97 --method egd-svd
+    egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
+    egd-grok report --results results
+    egd-grok bench
+
+Task and method choices come from :data:`egd.methods.TASKS` and
+:data:`egd.methods.METHODS`, the registries the engine dispatches on. Every
+configuration is validated (``ValueError`` -> a one-line error, exit status 2) before
+any training starts. Results go to ``--out`` (default ``results``), one JSON + NPZ per
+run; a finished run with the same config is reused, an interrupted one resumes from its
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from . import methods
+from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PATIENCE, make_config
+from .results import load_runs
+
+DEFAULT_OUT = "results"
+
+#: Optional overrides of the preset: CLI flag -> (RunConfig field, type).
+OVERRIDES = {
+    "lr": float, "batch_size": int, "weight_decay": float, "width": int, "max_epochs": int,
+    "threshold": float, "loss": str, "spectrum_every": int, "train_fraction": float,
+    "data_seed": int, "grokfast_alpha": float, "grokfast_lamb": float, "colnorm_floor": float,
+    "n_train": int, "n_test": int, "weight_decay_mode": str,
+}
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="paper", choices=methods.PRESETS)
+    parser.add_argument("--rank", type=int, default=None, help="rank of egd-rsvd")
+    parser.add_argument("--n", type=int, default=None, help="parity: input bits (default 100)")
+    parser.add_argument("--k", type=int, default=None, help="parity: secret bits (default 3)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="results directory")
+    parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE,
+                        help="epochs after the threshold before stopping (-1: run to max epochs)")
+    parser.add_argument("--no-switch-off", action="store_true", help="keep transforming after the threshold")
+    parser.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--retrain", action="store_true", help="ignore a finished run with the same config")
+    for name, kind in OVERRIDES.items():
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    values = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    values["patience"] = None if args.patience is not None and args.patience < 0 else args.patience
+    if args.no_switch_off:
+        values["switch_off"] = False
+    return values
+
+
+def _config(args, task: str, method: str, seed: int, p: int | None):
+    return make_config(task, method, preset=args.preset, p=p, n=args.n, k=args.k, seed=seed,
+                       device=args.device, rank=args.rank if methods.METHODS[method].needs_rank else None,
+                       **_overrides(args))
+
+
+def _summary_line(result) -> str:
+    s = result.summary
+    reached = s["epochs_to_threshold"]
+    when = (f"{reached} epochs / {s['seconds_to_threshold']:.1f} s" if reached else "never")
+    return (f"{result.name}: {s['status']}, {s['epochs_run']} epochs, threshold {result.config.threshold} "
+            f"reached: {when}; final train {s['final_train_acc']:.4f} test {s['final_test_acc']:.4f}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    config = _config(args, args.task, args.method, args.seed, args.p)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = train(config, out_dir=args.out, reuse=not args.retrain, checkpoint_every=args.checkpoint_every,
+                   progress=not args.no_progress)
+    print(_summary_line(result))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    grid = list(itertools.product(args.task, args.p or [None], args.methods, args.seeds))
+    configs = [_config(args, task, method, seed, p if methods.TASKS[task][0] == "modular" else None)
+               for task, p, method, seed in grid]  # all validated before anything trains
+    print(f"sweep: {len(configs)} runs, {args.jobs} at a time, results in {args.out}")
+    if args.jobs == 1:
+        from .train import train
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        for config in configs:
+            result = train(config, out_dir=args.out, reuse=not args.retrain,
+                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+            print(_summary_line(result), flush=True)
+        return 0
+    def launch(cfg_args: tuple) -> int:
+        task, p, method, seed = cfg_args
+        cmd = [sys.executable, "-m", "egd.cli", "train", "--task", task, "--method", method, "--seed", str(seed),
+               "--preset", args.preset, "--device", args.device, "--out", args.out,
+               "--patience", str(-1 if args.patience is None else args.patience),
+               "--checkpoint-every", str(args.checkpoint_every), "--no-progress"]
+        if p is not None:
+            cmd += ["--p", str(p)]
+        for flag in ("rank", "n", "k", "threads"):
+            if getattr(args, flag) is not None:
+                cmd += ["--" + flag, str(getattr(args, flag))]
+        for name in OVERRIDES:
+            if getattr(args, name) is not None:
+                cmd += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+        if args.no_switch_off:
+            cmd.append("--no-switch-off")
+        if args.retrain:
+            cmd.append("--retrain")
+        return subprocess.run(cmd).returncode
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        codes = list(pool.map(launch, grid))
+    return max(codes, default=0)
+
+
+def report_rows(results_dir: str) -> list[dict]:
+    """One row per (task, shape, method, rank, device type): seeds, median/min/max epochs and seconds."""
+    groups: dict[tuple, list] = {}
+    for run in load_runs(results_dir):
+        c = run.config
+        shape = f"p={c.p}" if c.p is not None else f"n={c.n},k={c.k}"
+        method = c.method + (f" r={c.rank}" if c.rank else "") + (" decoupled-wd" if c.weight_decay_mode != "loss" else "")
+        key = (c.task, shape, method, torch.device(c.device).type)
+        groups.setdefault(key, []).append(run)
+    rows = []
+    for (task, shape, method, device), runs in sorted(groups.items()):
+        epochs = [r.epochs_to_threshold for r in runs if r.epochs_to_threshold is not None]
+        seconds = [r.seconds_to_threshold for r in runs if r.seconds_to_threshold is not None]
+        rows.append(dict(task=task, shape=shape, method=method, device=device, seeds=len(runs),
+                         reached=len(epochs),
+                         epochs_median=statistics.median(epochs) if epochs else None,
+                         epochs_min=min(epochs) if epochs else None, epochs_max=max(epochs) if epochs else None,
+                         seconds_median=statistics.median(seconds) if seconds else None))
+    return rows
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    rows = report_rows(args.results)
+    if not rows:
+        print(f"no finished runs in {args.results}")
+        return 1
+    header = f"{'task':<8} {'shape':<12} {'method':<18} {'dev':<5} {'seeds':>5} {'reached':>7} " \
+             f"{'epochs med [min-max]':>24} {'s med':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        ep = (f"{r['epochs_median']:g} [{r['epochs_min']}-{r['epochs_max']}]" if r["epochs_median"] is not None
+              else "never")
+        sec = f"{r['seconds_median']:.1f}" if r["seconds_median"] is not None else "-"
+        print(f"{r['task']:<8} {r['shape']:<12} {r['method']:<18} {r['device']:<5} {r['seeds']:>5} "
+              f"{r['reached']:>7} {ep:>24} {sec:>8}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench_epoch import run_benchmark
+
+    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import bench_epoch
+
+    parser = argparse.ArgumentParser(prog="egd-grok", description="Egalitarian Gradient Descent: grokking runs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_train = sub.add_parser("train", help="train one run")
+    p_train.add_argument("--task", required=True, choices=sorted(methods.TASKS))
+    p_train.add_argument("--method", required=True, choices=sorted(methods.METHODS))
+    p_train.add_argument("--p", type=int, default=None, help="modulus (default 97)")
+    p_train.add_argument("--seed", type=int, default=0)
+    _add_run_options(p_train)
+    p_train.set_defaults(func=cmd_train)
+
+    p_sweep = sub.add_parser("sweep", help="grid over tasks x p x methods x seeds")
+    p_sweep.add_argument("--task", nargs="+", required=True, choices=sorted(methods.TASKS))
+    p_sweep.add_argument("--methods", nargs="+", required=True, choices=sorted(methods.METHODS))
+    p_sweep.add_argument("--p", type=int, nargs="+", default=None)
+    p_sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p_sweep.add_argument("--jobs", type=int, default=1, help="local processes at a time")
+    _add_run_options(p_sweep)
+    p_sweep.set_defaults(func=cmd_sweep)
+
+    p_report = sub.add_parser("report", help="epochs/seconds to threshold from result files")
+    p_report.add_argument("--results", default=DEFAULT_OUT)
+    p_report.set_defaults(func=cmd_report)
+
+    p_bench = sub.add_parser("bench", help="ms per epoch, vanilla vs EGD")
+    p_bench.add_argument("--task", default="mod-add", choices=("mod-add", "mod-mul"))
+    p_bench.add_argument("--p", type=int, default=97)
+    p_bench.add_argument("--device", default="cpu")
+    p_bench.add_argument("--methods", nargs="+", default=list(bench_epoch.DEFAULT_METHODS),
+                         choices=sorted(methods.METHODS))
+    p_bench.add_argument("--repeats", type=int, default=bench_epoch.DEFAULT_REPEATS)
+    p_bench.add_argument("--epochs", type=int, default=bench_epoch.DEFAULT_EPOCHS_PER_REPEAT)
+    p_bench.add_argument("--threads", type=int, default=None)
+    p_bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .cpu_allocator import keep_freed_memory
+
+    keep_freed_memory()  # speed only: reuse freed buffers instead of page-faulting new ones
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "jobs", 1) < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        parser.exit(2, f"egd-grok: error: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""One training run, fully described: :class:`RunConfig` (validated) and its key.
+
+Every field that changes the numbers is in the config, so a run is identified by
+:func:`config_key` (a hash of the canonical JSON of the config) and a finished run is
+found again by its key instead of being retrained. Fields that do not apply to the
+task (``p`` for parity, ``n``/``k`` for modular arithmetic, ``rank`` for methods without
+one) are normalised to ``None`` so equal runs get equal keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+import torch
+
+from . import defaults, methods, tasks
+
+DEFAULT_PATIENCE = 50  # epochs trained after the threshold is first reached
+DEFAULT_CHECKPOINT_EVERY = 200  # epochs between checkpoints
+KEY_LENGTH = 12  # hex digits of the config hash used in file names
+WEIGHT_DECAY_MODES = ("loss", "decoupled")
+#: Fields added after results were committed: hashed into the key only when they differ
+#: from these values, so the keys of earlier runs stay valid.
+LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """All settings of one run. Build with :func:`make_config` to get the paper's preset.
+
+    ``threshold``: validation (= test) accuracy at which the method switches off
+    (Algorithm 1) and which defines "epochs to threshold". ``patience``: epochs trained
+    after the threshold is first reached before stopping (``None``: run to
+    ``max_epochs``). ``spectrum_every``: record the singular values of the hidden
+    layer's (untransformed) gradient at the first step of every ``spectrum_every``-th
+    epoch (0: never). ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... (resolved,
+    never ``"auto"``).
+    """
+
+    task: str
+    method: str
+    seed: int = 0
+    p: int | None = 97
+    n: int | None = None
+    k: int | None = None
+    rank: int | None = None
+    data_seed: int = tasks.DEFAULT_DATA_SEED
+    train_fraction: float | None = tasks.DEFAULT_TRAIN_FRACTION
+    n_train: int | None = None
+    n_test: int | None = None
+    width: int = 512
+    lr: float = 0.7
+    batch_size: int = 512
+    weight_decay: float = 1e-4
+    loss: str = "cross_entropy"
+    max_epochs: int = 15_000
+    threshold: float = defaults.DEFAULT_SWITCH_OFF_THRESHOLD
+    switch_off: bool = True
+    patience: int | None = DEFAULT_PATIENCE
+    grokfast_alpha: float = defaults.DEFAULT_GROKFAST_ALPHA
+    grokfast_lamb: float = defaults.DEFAULT_GROKFAST_LAMB
+    colnorm_floor: float = defaults.DEFAULT_COLUMN_NORM_FLOOR
+    spectrum_every: int = 0
+    device: str = "cpu"
+    weight_decay_mode: str = "loss"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def build_task(self):
+        """The data module of this run (not yet materialised)."""
+        family, op = methods.TASKS[self.task]
+        if family == "modular":
+            return tasks.ModularArithmetic(self.p, op, self.train_fraction, self.data_seed)
+        return tasks.SparseParity(self.n, self.k, self.n_train, self.n_test, self.data_seed)
+
+
+def _positive_int(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _validate(c: RunConfig) -> None:
+    if c.task not in methods.TASKS:
+        raise ValueError(f"task must be one of {sorted(methods.TASKS)}, got {c.task!r}")
+    method = methods.get_method(c.method)
+    # Building the data module validates p / op / n / k / fractions with clear messages.
+    c.build_task()
+    if method.needs_rank:
+        if c.rank is None:
+            raise ValueError(f"rank is required for method {c.method!r} (an integer >= 1), got None")
+        _positive_int("rank", c.rank)
+    elif c.rank is not None:
+        raise ValueError(f"rank applies only to {[m for m in methods.METHODS if methods.METHODS[m].needs_rank]}, "
+                         f"got rank={c.rank!r} with method {c.method!r}")
+    _positive_int("seed", c.seed, 0)
+    _positive_int("width", c.width)
+    _positive_int("batch_size", c.batch_size)
+    _positive_int("max_epochs", c.max_epochs)
+    _positive_int("spectrum_every", c.spectrum_every, 0)
+    if c.patience is not None:
+        _positive_int("patience", c.patience, 0)
+    if not c.lr > 0:
+        raise ValueError(f"lr must be > 0, got {c.lr!r}")
+    if not c.weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {c.weight_decay!r}")
+    if not 0 < c.threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1], got {c.threshold!r}")
+    if c.weight_decay_mode not in WEIGHT_DECAY_MODES:
+        raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {c.weight_decay_mode!r}")
+    if c.loss not in methods.LOSSES:
+        raise ValueError(f"loss must be one of {methods.LOSSES}, got {c.loss!r}")
+    family = methods.TASKS[c.task][0]
+    if (family == "modular") != (c.loss == "cross_entropy"):
+        allowed = ("cross_entropy",) if family == "modular" else ("squared", "hinge")
+        raise ValueError(f"loss for task {c.task!r} must be one of {allowed}, got {c.loss!r}")
+    if not 0 <= c.grokfast_alpha < 1:
+        raise ValueError(f"grokfast_alpha must lie in [0, 1), got {c.grokfast_alpha!r}")
+    if not c.colnorm_floor > 0:
+        raise ValueError(f"colnorm_floor must be > 0, got {c.colnorm_floor!r}")
+    n_train = c.build_task().n_train if family == "parity" else int(c.train_fraction * c.p**2)
+    if c.batch_size > n_train:
+        raise ValueError(f"batch_size must be <= the number of training examples ({n_train}), got {c.batch_size}")
+    if c.device == "auto":
+        raise ValueError("device must be resolved before building a RunConfig (use resolve_device('auto'))")
+    torch.device(c.device)  # raises on malformed device strings
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; other names unchanged."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(torch.device(device))
+
+
+def make_config(
+    task: str,
+    method: str,
+    *,
+    preset: str = "paper",
+    p: int | None = None,
+    n: int | None = None,
+    k: int | None = None,
+    device: str = "cpu",
+    **overrides,
+) -> RunConfig:
+    """A :class:`RunConfig` with the preset's hyper-parameters, then ``overrides``.
+
+    Defaults: ``p = 97`` for modular tasks, ``(n, k) = (100, 3)`` for parity.
+    """
+    if task not in methods.TASKS:
+        raise ValueError(f"task must be one of {sorted(methods.TASKS)}, got {task!r}")
+    family = methods.TASKS[task][0]
+    if family == "modular":
+        p = 97 if p is None else p
+        n = k = None
+        shape = dict(p=p, n=None, k=None, n_train=None, n_test=None)
+    else:
+        n = 100 if n is None else n
+        k = 3 if k is None else k
+        shape = dict(p=None, n=n, k=k, train_fraction=None,
+                     n_train=tasks.DEFAULT_PARITY_TRAIN, n_test=tasks.DEFAULT_PARITY_TEST)
+    values = {**shape, **methods.preset_values(preset, task, n=n, k=k), **overrides}
+    return RunConfig(task=task, method=method, device=resolve_device(device), **values)
+
+
+def config_key(config: RunConfig) -> str:
+    """Hex digest identifying the run's numbers (device *type* included, index not)."""
+    fields = config.to_dict()
+    fields["device"] = torch.device(config.device).type
+    for name, default in LATE_FIELD_DEFAULTS.items():
+        if fields[name] == default:
+            del fields[name]
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def run_name(config: RunConfig) -> str:
+    """Readable, unique file stem: ``mod-add-p97-egd-svd-s0-<key>``."""
+    shape = f"p{config.p}" if config.p is not None else f"n{config.n}k{config.k}"
+    method = config.method + (f"{config.rank}" if config.rank is not None else "")
+    return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

@@ -1,0 +1,73 @@
+"""Every default of the ``egd`` gradient transforms, in one place.
+
+Docstrings, wrappers, the benchmark and the README read these constants, so they cannot
+drift apart. Paper references are to Saheb Pasand & Dohmatob (ICLR 2026), Section 4.
+"""
+from __future__ import annotations
+
+import torch
+
+#: Methods :func:`egd.orthogonalize` dispatches on. ``svd`` and ``gram`` are exact (up to
+#: floating point); ``rsvd`` (the paper's Algorithm 3) and ``newton_schulz`` approximate.
+METHODS: tuple[str, ...] = ("svd", "rsvd", "gram", "newton_schulz")
+EXACT_METHODS: tuple[str, ...] = ("svd", "gram")
+
+#: Default exact method per device type, chosen from ``benchmarks/results/transforms_*.json``
+#: (``python -m egd.bench``; a test checks this table against the committed CPU file): on
+#: CPU the float64 eigendecomposition of the smaller Gram matrix beats the float32 thin
+#: SVD on the four training shapes (512x194, 512x254, 100x50, 128x512). It does not on a
+#: large square 4096x4096 matrix, where the SVD is faster: pass ``method="svd"`` there.
+#: No GPU has been measured yet; ``svd`` is the conservative choice on CUDA (float64
+#: ``eigh`` is slow on consumer GPUs). Device types not listed fall back to ``svd``.
+DEFAULT_METHOD_BY_DEVICE: dict[str, str] = {"cpu": "gram", "cuda": "svd"}
+FALLBACK_METHOD = "svd"
+
+#: Relative tolerance of the pseudo-inverse: singular values ``<= rtol * max singular
+#: value`` are dropped. ``None`` means ``max(m, n) * eps(compute dtype)``, the rule of
+#: ``torch.linalg.pinv`` and ``numpy.linalg.matrix_rank``.
+DEFAULT_RTOL: float | None = None
+#: ``gram`` squares the singular values, so float64 ``eigh`` (eigenvalue noise about
+#: ``k * eps64 * max eigenvalue``, k the Gram size) resolves singular values only
+#: down to a few ``1e-7 * max singular value``; at or below this relative floor ``gram``
+#: treats them as zero whatever ``rtol`` says.
+GRAM_RTOL_FLOOR = 1e-6
+#: dtype the Gram matrix and its eigendecomposition are computed in.
+GRAM_DTYPE = torch.float64
+
+#: RSVD (Algorithm 3): power iterations and extra random directions. The paper uses
+#: ``n_iter = 2`` and no oversampling. ``rank`` has no default: it must be given.
+DEFAULT_RSVD_N_ITER = 2
+DEFAULT_RSVD_OVERSAMPLING = 0
+
+#: Newton–Schulz: the classical cubic iteration ``X <- 1.5 X - 0.5 X X^T X`` converges to
+#: the exact polar factor for any full-rank input (quadratically once singular values are
+#: near 1). Muon's quintic coefficients converge faster at first but do not converge to
+#: singular values of 1 (they oscillate in roughly [0.7, 1.2]); pass them explicitly.
+CUBIC_NS_COEFFICIENTS: tuple[float, float, float] = (1.5, -0.5, 0.0)
+MUON_NS_COEFFICIENTS: tuple[float, float, float] = (3.4445, -4.7750, 2.0315)
+DEFAULT_NS_COEFFICIENTS = CUBIC_NS_COEFFICIENTS
+DEFAULT_NS_STEPS = 20
+
+#: Raise ``ValueError`` on NaN/inf gradients. On CUDA this costs one host-device sync per
+#: call (per step in the wrappers); pass ``check_finite=False`` for a sync-free step.
+DEFAULT_CHECK_FINITE = True
+
+#: Column-normalisation baseline: divide each hidden unit's weight-gradient vector by
+#: ``max(norm, floor)``.
+DEFAULT_COLUMN_NORM_FLOOR = 0.01
+
+#: Grokfast-EMA baseline (Lee et al. 2024) with the values of the paper's comparisons.
+DEFAULT_GROKFAST_ALPHA = 0.98
+DEFAULT_GROKFAST_LAMB = 2.0
+
+#: Parameters the wrappers transform by default: every parameter with ``ndim >= 2``.
+DEFAULT_MIN_NDIM = 2
+
+#: Algorithm 1: stop transforming once validation accuracy exceeds this.
+DEFAULT_SWITCH_OFF_THRESHOLD = 0.95
+
+
+def default_method(device: torch.device | str) -> str:
+    """Exact method used when ``method=None``: :data:`DEFAULT_METHOD_BY_DEVICE` by device type."""
+    kind = torch.device(device).type
+    return DEFAULT_METHOD_BY_DEVICE.get(kind, FALLBACK_METHOD)

@@ -1,0 +1,94 @@
+"""Aggregate finished runs into the chapters' tables, next to the paper's numbers.
+
+Pure functions of :class:`egd.results.RunResult` lists: group runs by (task shape,
+method), take the median and min–max over seeds of epochs (and seconds) to the
+threshold, and attach the paper's number (:mod:`egd.paper_numbers`). Also the
+spectrum summaries of Figure 4.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+from .paper_numbers import paper_epochs, paper_has_entry
+from .results import RunResult
+
+#: Singular values below this fraction of the largest count as zero in a condition number
+#: (float32 gradients: anything smaller is rounding noise).
+SPECTRUM_RTOL = 1e-6
+
+
+def method_key(run: RunResult) -> str:
+    """``"egd-rsvd128"`` for rank-128 RSVD, else the method name."""
+    c = run.config
+    key = c.method + (str(c.rank) if c.rank is not None else "")
+    return key + (" (decoupled wd)" if c.weight_decay_mode == "decoupled" else "")
+
+
+def shape_label(run: RunResult) -> str:
+    c = run.config
+    return f"p={c.p}" if c.p is not None else f"(n,k)=({c.n},{c.k})"
+
+
+def threshold_rows(runs: list[RunResult]) -> list[dict]:
+    """One row per (task, shape, method): our median [min, max] over seeds and the paper's.
+
+    ``reached``: how many seeds reached the threshold; the statistics are over those.
+    ``paper``: the paper's epochs (None if it has no entry or reports "never");
+    ``paper_has_entry`` tells the two apart.
+    """
+    groups: dict[tuple, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault((run.config.task, shape_label(run), method_key(run)), []).append(run)
+    rows = []
+    for (task, shape, key), group in groups.items():
+        c = group[0].config
+        epochs = [r.epochs_to_threshold for r in group if r.epochs_to_threshold is not None]
+        seconds = [r.seconds_to_threshold for r in group if r.seconds_to_threshold is not None]
+        rows.append({
+            "task": task, "shape": shape, "method": key, "seeds": len(group), "reached": len(epochs),
+            "median": statistics.median(epochs) if epochs else None,
+            "min": min(epochs) if epochs else None, "max": max(epochs) if epochs else None,
+            "seconds": statistics.median(seconds) if seconds else None,
+            "paper": paper_epochs(task, key, p=c.p, n=c.n, k=c.k),
+            "paper_has_entry": paper_has_entry(task, key, p=c.p, n=c.n, k=c.k),
+            "device": group[0].env.get("device_name", "?"),
+        })
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The rows as a Markdown table: paper | ours median [min–max] | seeds reached | seconds."""
+    lines = ["| task | shape | method | paper (epochs) | ours: median [min–max] | reached / seeds | ours: s to 95% (median) |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        paper = "–" if not r["paper_has_entry"] else "never" if r["paper"] is None else f"{r['paper']:,}"
+        ours = "never" if r["median"] is None else f"{r['median']:,.0f} [{r['min']:,}–{r['max']:,}]"
+        sec = "–" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        lines.append(f"| {r['task']} | {r['shape']} | {r['method']} | {paper} | {ours} | "
+                     f"{r['reached']}/{r['seeds']} | {sec} |")
+    return "\n".join(lines)
+
+
+def row(rows: list[dict], method: str, shape: str | None = None, task: str | None = None) -> dict:
+    """The unique row with this method (and shape/task if given)."""
+    found = [r for r in rows if r["method"] == method and shape in (None, r["shape"]) and task in (None, r["task"])]
+    if len(found) != 1:
+        raise ValueError(f"expected one row for method={method!r}, shape={shape!r}, task={task!r}; found {len(found)}")
+    return found[0]
+
+
+def condition_numbers(spectra: np.ndarray, rtol: float = SPECTRUM_RTOL) -> np.ndarray:
+    """``s_max / s_min`` per row of ``spectra`` ``(R, r)``, ignoring values ``<= rtol s_max``."""
+    spectra = np.asarray(spectra, dtype=np.float64)
+    top = spectra.max(axis=1)
+    kept = np.where(spectra > rtol * top[:, None], spectra, np.inf)
+    return top / kept.min(axis=1)
+
+
+def effective_rank(spectra: np.ndarray) -> np.ndarray:
+    """``(sum s)^2 / sum s^2`` per row: how many directions carry the gradient."""
+    spectra = np.asarray(spectra, dtype=np.float64)
+    return spectra.sum(axis=1) ** 2 / np.square(spectra).sum(axis=1)

@@ -1,0 +1,199 @@
+r"""A 2-layer ReLU network on the toy distribution: does the 1/eps plateau law survive?
+
+Second level of the project's validation. The data are the toy model's (Section 3): train
+``x ~ N(0, diag(1, eps))`` given ``|x1| >= s``, labels ``y = sign(x1)``, test set from the
+distribution-shift case ``(x^T v) x1 <= 0`` (:mod:`toymodel.sampling`). The model is
+
+    f(x) = a^T relu(W x + b),     W: (h, 2),  b: (h,),  a: (h,),
+
+trained full batch on ``0.5 mean (f(x) - y)^2 + 0.5 wd (||W||^2 + ||a||^2)``.
+
+Initialisation at the toy's ``w(0) = (0, zeta)``: units come in mirrored pairs
+``(w_j, a_j)`` and ``(-w_j, -a_j)`` with ``w_j = c_j (delta_j, zeta)``, ``a_j = 1/(h/2 c_j)``,
+``c_j ~ U[0.5, 1.5]`` and small ``delta_j``; since ``relu(z) - relu(-z) = z`` the network
+starts *exactly* as the linear classifier ``x -> zeta x2`` (plus the small ``delta``), whose
+shifted test error is 1 — the toy's large-initialisation plateau. After that the network
+is free to be nonlinear.
+
+Methods (only the hidden weight ``W`` is transformed, as in the paper's main results):
+``"gd"`` plain; ``"egd-svd"`` ``W.grad -> U V^T`` (exact); ``"egd-rsvd"`` randomized SVD of
+rank ``rsvd_rank`` (default 1: only the top singular direction of the ``(h, 2)`` gradient is
+updated, the paper's warning that directions past the rank get no update at all).
+
+Many models (every ``eps`` x ``seed``) train at once as one batch: ``egd.orthogonalize``
+works on ``(B, h, 2)`` stacks, so one loop serves the whole sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .transforms import orthogonalize
+
+__all__ = ["TOY_MLP_METHODS", "ToyMLPConfig", "train_toy_mlp", "plateau_steps", "loglog_slope"]
+
+TOY_MLP_METHODS = ("gd", "egd-svd", "egd-rsvd")
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyMLPConfig:
+    """Hyper-parameters of the toy-MLP experiment (defaults: the book's setting)."""
+
+    width: int = 32
+    n_train: int = 1000
+    n_test: int = 4000
+    s: float = 0.0  # margin of the train distribution; see the chapter for s = 1
+    theta: float = math.pi / 4
+    zeta: float = 3.0
+    x1_init_scale: float = 0.01
+    eta: float = 0.1
+    wd: float = 0.0
+    max_steps: int = 6000
+    eval_every: int = 10
+    plateau_level: float = 0.5
+    rsvd_rank: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("width", "n_train", "n_test", "max_steps", "eval_every", "rsvd_rank"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.width % 2:
+            raise ValueError(f"width must be even (units come in mirrored pairs), got {self.width}")
+        if not (0 < self.theta < math.pi / 2):
+            raise ValueError(f"theta must lie in (0, pi/2), got {self.theta!r}")
+        if self.s < 0:
+            raise ValueError(f"s must be >= 0, got {self.s!r}")
+        if not (self.eta > 0 and math.isfinite(self.eta)):
+            raise ValueError(f"eta must be a finite number > 0, got {self.eta!r}")
+        if self.wd < 0:
+            raise ValueError(f"wd must be >= 0, got {self.wd!r}")
+        if not (0 < self.plateau_level <= 1):
+            raise ValueError(f"plateau_level must lie in (0, 1], got {self.plateau_level!r}")
+        if self.zeta <= 0:
+            raise ValueError(f"zeta must be > 0, got {self.zeta!r}")
+
+
+def _stack_data(eps_values: Sequence[float], seeds: Sequence[int], config: ToyMLPConfig):
+    # sampling is numpy-only; imported here so that egd's import does not pull toymodel in
+    from toymodel.sampling import sample_shift_test, sample_train
+
+    train, test = [], []
+    for eps in eps_values:
+        for seed in seeds:
+            train.append(sample_train(config.n_train, eps=eps, s=config.s, seed=seed))
+            test.append(sample_shift_test(config.n_test, eps=eps, theta=config.theta, seed=10_000 + seed))
+    as_tensor = lambda parts, i: torch.as_tensor(np.stack([p[i] for p in parts]), dtype=torch.float64)
+    return as_tensor(train, 0), as_tensor(train, 1), as_tensor(test, 0), as_tensor(test, 1)
+
+
+def _init_params(batch: int, seeds: Sequence[int], config: ToyMLPConfig):
+    half = config.width // 2
+    W, a = [], []
+    for index in range(batch):
+        g = torch.Generator().manual_seed(int(seeds[index % len(seeds)]))
+        c = torch.rand(half, generator=g, dtype=torch.float64) + 0.5
+        delta = config.x1_init_scale * torch.randn(half, generator=g, dtype=torch.float64)
+        w = torch.stack([delta, torch.full((half,), config.zeta, dtype=torch.float64)], -1) * c[:, None]
+        W.append(torch.cat([w, -w]))
+        a_half = 1.0 / (half * c)
+        a.append(torch.cat([a_half, -a_half]))
+    W = torch.stack(W).requires_grad_(True)
+    a = torch.stack(a).requires_grad_(True)
+    b = torch.zeros(batch, config.width, dtype=torch.float64, requires_grad=True)
+    return W, b, a
+
+
+def _forward(X, W, b, a):
+    hidden = torch.relu(X @ W.transpose(1, 2) + b[:, None, :])  # (B, n, h)
+    return (hidden * a[:, None, :]).sum(-1)  # (B, n)
+
+
+def train_toy_mlp(
+    eps_values: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    method: str,
+    config: ToyMLPConfig = ToyMLPConfig(),
+) -> dict:
+    """Train one network per ``(eps, seed)`` and record the shifted test error.
+
+    Returns a dict with ``eps`` (B,), ``seed`` (B,), ``step`` (T,) and ``test_error`` (B, T)
+    sampled every ``config.eval_every`` steps, and ``plateau`` (B,) = first recorded step
+    with test error below ``config.plateau_level`` (NaN if never, i.e. censored at
+    ``max_steps``). Training stops early once every network has crossed.
+    """
+    if method not in TOY_MLP_METHODS:
+        raise ValueError(f"method must be one of {TOY_MLP_METHODS}, got {method!r}")
+    eps_values = [float(e) for e in eps_values]
+    if not eps_values or any(not (e > 0) for e in eps_values):
+        raise ValueError(f"eps_values must be a non-empty list of numbers > 0, got {eps_values!r}")
+    if not seeds:
+        raise ValueError("seeds must be non-empty")
+    X, y, X_test, y_test = _stack_data(eps_values, seeds, config)
+    W, b, a = _init_params(X.shape[0], seeds, config)
+    generator = torch.Generator().manual_seed(0)
+    errors, steps = [], []
+    for step in range(config.max_steps + 1):
+        if step % config.eval_every == 0:
+            with torch.no_grad():
+                error = ((_forward(X_test, W, b, a) * y_test) <= 0).double().mean(-1)
+            errors.append(error)
+            steps.append(step)
+            crossed = torch.stack(errors).lt(config.plateau_level).any(0)
+            if bool(crossed.all()) or step == config.max_steps:
+                break
+        residual = _forward(X, W, b, a) - y
+        loss = 0.5 * (residual**2).mean(-1).sum() + 0.5 * config.wd * ((W**2).sum() + (a**2).sum())
+        grad_W, grad_b, grad_a = torch.autograd.grad(loss, (W, b, a))
+        if method == "egd-svd":
+            grad_W = orthogonalize(grad_W, method="svd")
+        elif method == "egd-rsvd":
+            grad_W = orthogonalize(grad_W, method="rsvd", rank=config.rsvd_rank, generator=generator)
+        with torch.no_grad():
+            W -= config.eta * grad_W
+            b -= config.eta * grad_b
+            a -= config.eta * grad_a
+    test_error = torch.stack(errors, 1).numpy()
+    step_axis = np.asarray(steps)
+    return {
+        "method": method,
+        "eps": np.repeat(eps_values, len(seeds)),
+        "seed": np.tile(np.asarray(seeds), len(eps_values)),
+        "step": step_axis,
+        "test_error": test_error,
+        "plateau": plateau_steps(test_error, step_axis, level=config.plateau_level),
+    }
+
+
+def plateau_steps(test_error: np.ndarray, step: np.ndarray, *, level: float) -> np.ndarray:
+    """First ``step`` at which each row of ``test_error`` (B, T) drops below ``level``; NaN if never."""
+    below = np.asarray(test_error) < level
+    first = np.argmax(below, axis=-1)
+    return np.where(below.any(-1), np.asarray(step)[first], np.nan)
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Least-squares slope of ``log y`` on ``log x`` with a two-sided t confidence interval.
+
+    NaN entries (censored runs) are dropped. Returns ``(slope, low, high)``; the interval
+    is NaN when fewer than three points remain.
+    """
+    from scipy import stats
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    lx, ly = np.log(x[keep]), np.log(y[keep])
+    if lx.size < 2 or np.ptp(lx) == 0:
+        return math.nan, math.nan, math.nan
+    fit = stats.linregress(lx, ly)
+    if lx.size < 3:
+        return float(fit.slope), math.nan, math.nan
+    half_width = stats.t.ppf(0.5 + confidence / 2, lx.size - 2) * fit.stderr
+    return float(fit.slope), float(fit.slope - half_width), float(fit.slope + half_width)

@@ -1,0 +1,310 @@
+r"""Pure gradient transforms: EGD's ``U V^T`` and the paper's two baselines.
+
+Everything here is a function of tensors with no module state, so the optimizer wrapper,
+the step-pre-hook attachment, the in-place helper and the training engine all call the same
+code. Shapes follow torch: a ``Linear.weight.grad`` is ``(out, in) = (m, n)``; every function
+accepts a batch ``(..., m, n)``.
+
+EGD (paper eq. 11) replaces a layer's gradient ``G = U S V^T`` (thin SVD) by
+
+.. math::  \tilde G = (G G^T)^{-1/2} G = G (G^T G)^{-1/2} = U V^T ,
+
+every nonzero singular value set to 1, singular vectors kept. Rank-deficient ``G`` uses the
+Moore–Penrose pseudo-inverse: singular values ``<= rtol * s_max`` are dropped, so ``G = 0``
+maps to 0 and nothing is ever divided by zero.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from . import defaults as D
+
+__all__ = [
+    "orthogonalize",
+    "column_normalize",
+    "grokfast_ema_",
+    "grokfast_ema_init",
+    "resolve_rtol",
+    "ns_schedule",
+    "validate_orthogonalize_options",
+]
+
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def _working_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Precision the data carries: half types are computed in float32."""
+    return torch.float32 if dtype in _HALF_DTYPES else dtype
+
+
+def _check_matrix(G: Tensor, name: str, check_finite: bool) -> None:
+    if not isinstance(G, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(G).__name__}")
+    if not G.is_floating_point():
+        raise ValueError(f"{name} must have a real floating dtype, got {G.dtype}")
+    if G.ndim < 2:
+        raise ValueError(f"{name} must have shape (..., m, n) with ndim >= 2, got shape {tuple(G.shape)}")
+    if check_finite and G.numel() and not bool(torch.isfinite(G).all()):
+        n_nan = int(torch.isnan(G).sum())
+        n_inf = int(torch.isinf(G).sum())
+        raise ValueError(
+            f"{name} must be finite; got {n_nan} NaN and {n_inf} inf entries "
+            f"in a tensor of shape {tuple(G.shape)} (allowed: finite values only)"
+        )
+
+
+def resolve_rtol(rtol: float | None, m: int, n: int, dtype: torch.dtype) -> float:
+    """Relative pseudo-inverse tolerance: ``rtol``, or ``max(m, n) * eps(dtype)`` when ``None``.
+
+    ``dtype`` is the input's dtype (half types count as float32), so every method drops the
+    same singular values for the same input.
+    """
+    if rtol is None:
+        return max(m, n) * torch.finfo(_working_dtype(dtype)).eps
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0.0 <= rtol < 1.0:
+        raise ValueError(f"rtol must be None or a float in [0, 1), got {rtol!r}")
+    return float(rtol)
+
+
+def ns_schedule(
+    ns_steps: int, ns_coefficients: Sequence[float] | Sequence[Sequence[float]]
+) -> list[tuple[float, float, float]]:
+    """Per-step Newton–Schulz coefficients ``(a, b, c)``, validated.
+
+    ``ns_coefficients`` is one triple used at every step, or a list of triples used in
+    order with the last one repeated until ``ns_steps`` steps are done.
+    """
+    if isinstance(ns_steps, bool) or not isinstance(ns_steps, int) or ns_steps < 1:
+        raise ValueError(f"ns_steps must be an int >= 1, got {ns_steps!r}")
+    coeffs = list(ns_coefficients) if isinstance(ns_coefficients, Sequence) else None
+    if not coeffs:
+        raise ValueError(f"ns_coefficients must be a triple (a, b, c) or a non-empty list of triples, got {ns_coefficients!r}")
+    triples = [coeffs] if all(isinstance(c, (int, float)) for c in coeffs) else coeffs
+    out = []
+    for t in triples:
+        if not (isinstance(t, Sequence) and len(t) == 3 and all(isinstance(c, (int, float)) and math.isfinite(c) for c in t)):
+            raise ValueError(f"ns_coefficients must hold finite triples (a, b, c), got {t!r}")
+        out.append((float(t[0]), float(t[1]), float(t[2])))
+    return [out[min(i, len(out) - 1)] for i in range(ns_steps)]
+
+
+def validate_orthogonalize_options(
+    *,
+    method: str | None,
+    rank: int | None,
+    n_iter: int,
+    oversampling: int,
+    rtol: float | None,
+    ns_steps: int,
+    ns_coefficients,
+) -> None:
+    """Raise ``ValueError`` naming the first bad option of :func:`orthogonalize`."""
+    if method is not None and method not in D.METHODS:
+        raise ValueError(f"method must be one of {D.METHODS} or None (device default), got {method!r}")
+    if method == "rsvd":
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank must be an int >= 1 for method='rsvd', got {rank!r}")
+    elif rank is not None:
+        raise ValueError(f"rank is only used by method='rsvd'; got rank={rank!r} with method={method!r}")
+    for name, value in (("n_iter", n_iter), ("oversampling", oversampling)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    if rtol is not None:
+        resolve_rtol(rtol, 1, 1, torch.float32)
+    ns_schedule(ns_steps, ns_coefficients)
+
+
+def _orth_svd(X: Tensor, tol: float) -> Tensor:
+    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
+    keep = S > tol * S[..., :1]  # S is sorted descending: S[..., 0] is the largest
+    return (U * keep.unsqueeze(-2).to(U.dtype)) @ Vh
+
+
+def _orth_gram(X: Tensor, tol: float) -> Tensor:
+    # Work with the smaller Gram matrix: for tall X (m >= n), U V^T = X (X^T X)^(-1/2);
+    # a wide X is transposed first. float64 because forming X^T X squares the condition
+    # number: float32 eigenvalues would lose the small singular values.
+    wide = X.shape[-2] < X.shape[-1]
+    Xd = (X.mT if wide else X).to(D.GRAM_DTYPE)
+    lam, V = torch.linalg.eigh(Xd.mT @ Xd)  # ascending eigenvalues = squared singular values
+    tol = max(tol, D.GRAM_RTOL_FLOOR)
+    keep = lam > (tol * tol) * lam[..., -1:]
+    w = torch.where(keep, lam.clamp_min(torch.finfo(lam.dtype).tiny).rsqrt(), torch.zeros_like(lam))
+    Y = Xd @ ((V * w.unsqueeze(-2)) @ V.mT)
+    return Y.mT if wide else Y
+
+
+def _orth_rsvd(
+    X: Tensor, tol: float, rank: int, n_iter: int, oversampling: int, generator: torch.Generator | None
+) -> Tensor:
+    # Paper Algorithm 3: a random range finder with n_iter rounds of subspace iteration,
+    # then P = U^ S^^-1 U^^T and G~ = P G. With rank >= rank(G), Q spans G's row space and
+    # P G = U V^T exactly.
+    m, n = X.shape[-2:]
+    k = min(rank + oversampling, m, n)
+    gen_device = generator.device if generator is not None else X.device
+    Q = torch.randn(*X.shape[:-2], n, k, generator=generator, device=gen_device, dtype=X.dtype).to(X.device)
+    for _ in range(n_iter):
+        Q = torch.linalg.qr(X @ Q).Q
+        Q = torch.linalg.qr(X.mT @ Q).Q
+    Ub, Sb, _ = torch.linalg.svd(X @ Q, full_matrices=False)
+    top = torch.arange(Sb.shape[-1], device=X.device) < rank  # oversampled directions unused
+    keep = top & (Sb > tol * Sb[..., :1])
+    inv = torch.where(keep, Sb.clamp_min(torch.finfo(Sb.dtype).tiny).reciprocal(), torch.zeros_like(Sb))
+    return (Ub * inv.unsqueeze(-2)) @ (Ub.mT @ X)
+
+
+def _orth_newton_schulz(X: Tensor, schedule: list[tuple[float, float, float]]) -> Tensor:
+    # X <- a X + b X (X^T X) + c X (X^T X)^2 maps each singular value s to
+    # a s + b s^3 + c s^5; the cubic (1.5, -0.5, 0) has fixed point 1 for s in (0, sqrt 3).
+    # Dividing by the Frobenius norm puts every s in (0, 1]. Zero singular values stay zero;
+    # tiny ones converge slowly, so rtol does not apply here.
+    wide = X.shape[-2] < X.shape[-1]
+    Y = X.mT if wide else X
+    Y = Y / torch.linalg.matrix_norm(Y, keepdim=True).clamp_min(torch.finfo(Y.dtype).tiny)
+    for a, b, c in schedule:
+        A = Y.mT @ Y  # the smaller (n, n) Gram matrix
+        P = b * A if c == 0.0 else b * A + c * (A @ A)
+        Y = a * Y + Y @ P
+    return Y.mT if wide else Y
+
+
+def orthogonalize(
+    G: Tensor,
+    *,
+    method: str | None = None,
+    rank: int | None = None,
+    n_iter: int = D.DEFAULT_RSVD_N_ITER,
+    oversampling: int = D.DEFAULT_RSVD_OVERSAMPLING,
+    rtol: float | None = D.DEFAULT_RTOL,
+    generator: torch.Generator | None = None,
+    ns_steps: int = D.DEFAULT_NS_STEPS,
+    ns_coefficients=D.DEFAULT_NS_COEFFICIENTS,
+    check_finite: bool = D.DEFAULT_CHECK_FINITE,
+) -> Tensor:
+    r"""EGD's update direction ``U V^T`` for ``G = U S V^T`` (paper eq. 11).
+
+    Args:
+        G: gradient, shape ``(..., m, n)``; any real floating dtype and device. bf16/fp16
+            inputs are computed in float32 and cast back.
+        method: ``"svd"`` (exact thin SVD), ``"gram"`` (exact: inverse square root of the
+            smaller Gram matrix ``G^T G`` or ``G G^T`` by float64 ``eigh``), ``"rsvd"``
+            (paper Algorithm 3, needs ``rank``), ``"newton_schulz"`` (polar factor by
+            iterations). ``None``: the device's exact default,
+            ``defaults.DEFAULT_METHOD_BY_DEVICE`` (measured by ``python -m egd.bench``).
+        rank: rsvd only: number of singular directions kept (``G~ = U_r V_r^T``).
+        n_iter: rsvd power (subspace) iterations, paper: 2.
+        oversampling: rsvd extra random directions (paper: 0); they sharpen the range
+            estimate but are not part of the output.
+        rtol: pseudo-inverse tolerance: singular values ``<= rtol * max`` are dropped.
+            ``None``: ``max(m, n) * eps`` of the input's precision. ``gram`` never resolves
+            below ``defaults.GRAM_RTOL_FLOOR``. Not used by ``newton_schulz``.
+        generator: rsvd's random sketch; pass a seeded ``torch.Generator`` for
+            reproducibility (samples are drawn on the generator's device).
+        ns_steps, ns_coefficients: Newton–Schulz steps and ``(a, b, c)`` per step (one triple,
+            or a list with the last repeated); default: the convergent cubic iteration.
+        check_finite: raise ``ValueError`` on NaN/inf (one host sync on GPU).
+
+    Returns:
+        ``U V^T`` with ``G``'s shape, dtype and device. ``||U V^T||_F^2 = rank(G)``; ``G = 0``
+        gives 0.
+
+    Raises:
+        ValueError: bad option or non-finite ``G``, naming the parameter.
+    """
+    validate_orthogonalize_options(
+        method=method, rank=rank, n_iter=n_iter, oversampling=oversampling, rtol=rtol,
+        ns_steps=ns_steps, ns_coefficients=ns_coefficients,
+    )
+    _check_matrix(G, "G", check_finite)
+    if method is None:
+        method = D.default_method(G.device)
+    m, n = G.shape[-2:]
+    if G.numel() == 0:
+        return torch.zeros_like(G)
+    X = G.to(_working_dtype(G.dtype))
+    # U V^T is invariant to G -> c G; dividing by max|G| keeps Gram matrices and Frobenius
+    # norms of huge or tiny inputs away from overflow and underflow.
+    amax = X.abs().amax(dim=(-2, -1), keepdim=True)
+    X = X / torch.where(amax > 0, amax, torch.ones_like(amax))
+    tol = resolve_rtol(rtol, m, n, G.dtype)
+    if method == "svd":
+        Y = _orth_svd(X, tol)
+    elif method == "gram":
+        Y = _orth_gram(X, tol)
+    elif method == "rsvd":
+        Y = _orth_rsvd(X, tol, rank, n_iter, oversampling, generator)
+    else:
+        Y = _orth_newton_schulz(X, ns_schedule(ns_steps, ns_coefficients))
+    return Y.to(G.dtype)
+
+
+def column_normalize(
+    G: Tensor, *, dim: int = -1, floor: float = D.DEFAULT_COLUMN_NORM_FLOOR
+) -> Tensor:
+    r"""Column-normalisation baseline: one scale per hidden unit.
+
+    ``G / max(||G||_dim, floor)``, the L2 norm taken along ``dim``. The authors normalise the
+    columns of the ``(in, hidden)`` weight matrix, i.e. the vector of incoming weights of
+    each hidden unit. A torch ``Linear(in, hidden).weight`` has shape ``(hidden, in)``, so the
+    same vectors are its ROWS: the default ``dim=-1`` (norm over inputs, one scale per row)
+    reproduces the paper for the hidden layer. Use ``dim=-2`` for an ``(in, hidden)`` layout.
+
+    Args:
+        G: gradient, shape ``(..., m, n)``.
+        dim: dimension the norm reduces over (``-1`` or ``-2``).
+        floor: ``> 0``; norms below it are replaced by it (paper: 0.01), so zero rows stay 0.
+    """
+    _check_matrix(G, "G", check_finite=False)
+    if dim not in (-1, -2, G.ndim - 1, G.ndim - 2):
+        raise ValueError(f"dim must be one of the last two dimensions (-1 or -2), got {dim!r}")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not (floor > 0 and math.isfinite(floor)):
+        raise ValueError(f"floor must be a finite float > 0, got {floor!r}")
+    X = G.to(_working_dtype(G.dtype))
+    norms = torch.linalg.vector_norm(X, dim=dim, keepdim=True)
+    return (X / norms.clamp_min(floor)).to(G.dtype)
+
+
+def grokfast_ema_init(grads: Sequence[Tensor]) -> list[Tensor]:
+    """Initial Grokfast state: a copy of the first gradients (Grokfast's convention)."""
+    return [g.detach().clone() for g in grads]
+
+
+def grokfast_ema_(
+    grads: Sequence[Tensor],
+    ema: Sequence[Tensor],
+    *,
+    alpha: float = D.DEFAULT_GROKFAST_ALPHA,
+    lamb: float = D.DEFAULT_GROKFAST_LAMB,
+) -> None:
+    r"""Grokfast-EMA filter (Lee et al. 2024), in place on both lists.
+
+    ``h <- alpha h + (1 - alpha) g`` then ``g <- g + lamb h``, for every pair ``(g, h)`` of
+    ``grads`` and ``ema``. The caller holds ``ema`` (start it with :func:`grokfast_ema_init`)
+    and calls this between ``backward()`` and ``step()``.
+
+    Args:
+        grads: gradients, modified in place.
+        ema: running averages, same shapes, modified in place.
+        alpha: EMA decay in ``[0, 1]`` (paper: 0.98).
+        lamb: amplification ``>= 0`` of the slow component (paper: 2.0).
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a float in [0, 1], got {alpha!r}")
+    if isinstance(lamb, bool) or not isinstance(lamb, (int, float)) or not (lamb >= 0 and math.isfinite(lamb)):
+        raise ValueError(f"lamb must be a finite float >= 0, got {lamb!r}")
+    grads, ema = list(grads), list(ema)
+    if len(grads) != len(ema):
+        raise ValueError(f"ema must hold one tensor per gradient: got {len(ema)} for {len(grads)} gradients")
+    for i, (g, h) in enumerate(zip(grads, ema)):
+        if g.shape != h.shape:
+            raise ValueError(f"ema[{i}] must have shape {tuple(g.shape)}, got {tuple(h.shape)}")
+    if not grads:
+        return
+    torch._foreach_mul_(ema, alpha)
+    torch._foreach_add_(ema, grads, alpha=1.0 - alpha)
+    torch._foreach_add_(grads, ema, alpha=lamb)

@@ -1,0 +1,53 @@
+"""Level 2 building blocks: the toy-distribution MLP experiment and its slope fit."""
+
+import math
+
+import numpy as np
+import pytest
+
+from egd.toy_mlp import ToyMLPConfig, loglog_slope, plateau_steps, train_toy_mlp
+
+SMALL = ToyMLPConfig(width=16, n_train=400, n_test=1000, max_steps=600, eval_every=10)
+
+
+def test_network_starts_on_the_toy_plateau_and_egd_leaves_it_first():
+    config = ToyMLPConfig(max_steps=400)  # the book's network; eps = 0.01: GD needs ~600+ steps
+    gd = train_toy_mlp([0.01], [0], method="gd", config=config)
+    egd_run = train_toy_mlp([0.01], [0], method="egd-svd", config=config)
+    # mirrored initialisation = the linear classifier x -> zeta x2: shifted test error 1
+    assert gd["test_error"][0, 0] > 0.95 and egd_run["test_error"][0, 0] > 0.95
+    assert np.isfinite(egd_run["plateau"][0])
+    assert not (gd["plateau"][0] <= egd_run["plateau"][0])  # GD slower or censored (NaN)
+
+
+def test_runs_are_deterministic():
+    first = train_toy_mlp([0.1], [1], method="egd-rsvd", config=SMALL)
+    second = train_toy_mlp([0.1], [1], method="egd-rsvd", config=SMALL)
+    np.testing.assert_array_equal(first["test_error"], second["test_error"])
+
+
+def test_plateau_steps_first_crossing_and_censoring():
+    errors = np.array([[1.0, 0.9, 0.4, 0.2], [1.0, 1.0, 0.8, 0.6]])
+    out = plateau_steps(errors, np.array([0, 10, 20, 30]), level=0.5)
+    assert out[0] == 20 and math.isnan(out[1])
+
+
+def test_loglog_slope_recovers_a_power_law_and_drops_nans():
+    x = np.array([1e-3, 1e-2, 1e-1, 1e-2])
+    y = 5.0 * x**-1.0 * np.array([1.0, 1.02, 0.99, 0.98])
+    slope, low, high = loglog_slope(np.append(x, 1.0), np.append(y, np.nan))
+    assert abs(slope + 1.0) < 0.02 and low < slope < high
+
+
+@pytest.mark.parametrize("field, value", [("width", 15), ("theta", 2.0), ("eta", 0.0), ("wd", -1.0),
+                                          ("plateau_level", 1.5), ("s", -0.1), ("max_steps", 0)])
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        ToyMLPConfig(**{field: value})
+
+
+def test_bad_method_and_eps():
+    with pytest.raises(ValueError, match="method"):
+        train_toy_mlp([0.1], [0], method="adam", config=SMALL)
+    with pytest.raises(ValueError, match="eps_values"):
+        train_toy_mlp([0.0], [0], method="gd", config=SMALL)

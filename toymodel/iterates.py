@@ -1,0 +1,139 @@
+"""Large-n iterates w(k) = (mu_k, nu_k) of the three methods on the toy model (Lemma 1, Eq. 6).
+
+With Sigma^ -> diag(m2, eps) and X^T Y/n -> (m1, 0) the large-n gradient is
+g(w) = c (m2 mu - m1, eps nu), c = 1 ("half", Section 3) or 2 ("full", Appendix A.3).
+
+* ``gd``        w <- w - eta g: mu_k = alpha^k u1 + (1 - alpha^k) m1/m2, nu_k = beta^k u2,
+                alpha = 1 - c eta m2, beta = 1 - c eta eps (Eq. 5-6).
+* ``paper_egd`` w <- w - eta Sigma^-1 g (Eq. 9): both factors equal a = 1 - c eta.
+* ``egd``       w <- w - eta g/||g|| (Eq. 11 on the 1 x 2 gradient; c cancels): no closed
+                form, iterated exactly. A zero gradient gives a zero step (pseudo-inverse).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _validation as check
+from ._constants import CONVENTIONS, DEFAULT_CONVENTION_SECTION3, DEFAULT_METHOD, METHODS
+from .train_moments import truncated_moments
+
+__all__ = ["mean_trajectory", "linear_factors", "validated_problem"]
+
+
+def validated_problem(*, eps, eta, s, u, method, convention):
+    """Check the Section-3 problem parameters; return floats arrays (eps, eta, s, u1, u2, m1, m2).
+
+    Raises ValueError for eps <= 0, eta <= 0, s < 0, u not of shape (..., 2), unknown
+    method/convention, or a step size for which the linear iteration diverges
+    (|1 - c eta m2| >= 1 or |1 - c eta eps| >= 1 for gd, |1 - c eta| >= 1 for paper_egd;
+    egd moves a fixed distance eta per step and never diverges).
+    """
+    check.choice("method", method, METHODS)
+    check.choice("convention", convention, CONVENTIONS)
+    eps = check.positive("eps", eps)
+    eta = check.positive("eta", eta)
+    s = check.nonnegative("s", s)
+    u = check.vector2("u", u)
+    m1, m2 = truncated_moments(s)
+    c = check.convention_factor(convention)
+    if method == "gd":
+        check.convergent("eta", 1 - c * eta * m2, what=f"1 - {c:g} eta m2")
+        check.convergent("eta", 1 - c * eta * eps, what=f"1 - {c:g} eta eps")
+    elif method == "paper_egd":
+        check.convergent("eta", 1 - c * eta, what=f"1 - {c:g} eta")
+    return eps, eta, s, u[..., 0], u[..., 1], m1, m2
+
+
+def linear_factors(*, eps, eta, s, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3):
+    """(alpha, beta): per-step contraction of mu - m1/m2 and of nu for gd / paper_egd (Eq. 5, 9)."""
+    if method == "egd":
+        raise ValueError("method 'egd' is nonlinear and has no linear factors; allowed: ('gd', 'paper_egd')")
+    eps, eta, s, _, _, _, m2 = validated_problem(eps=eps, eta=eta, s=s, u=[0.0, 0.0], method=method,
+                                                 convention=convention)
+    c = check.convention_factor(convention)
+    if method == "gd":
+        return 1 - c * eta * m2, 1 - c * eta * eps
+    a = 1 - c * eta + 0 * eps * m2
+    return a, a
+
+
+def _egd_run(kmax: int, eps: float, eta: float, m1: float, m2: float, mu: float, nu: float, record):
+    """Iterate normalised GD for kmax steps; call record(step, mu, nu) after each step.
+
+    Plain-float loop: the map is 2-dimensional and nonlinear, so numpy brings nothing but
+    per-call overhead here.
+    """
+    hypot = math.hypot
+    for step in range(1, kmax + 1):
+        g1 = m2 * mu - m1
+        g2 = eps * nu
+        norm = hypot(g1, g2)
+        if norm > 0.0:
+            scale = eta / norm
+            mu -= scale * g1
+            nu -= scale * g2
+        if record(step, mu, nu):
+            return
+
+
+def mean_trajectory(k, *, eps, eta, s, u, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3):
+    """Large-n iterates (mu_k, nu_k) after k steps from w(0) = u (Eq. 6, 9 and normalised GD).
+
+    k: non-negative integers (array). eps, eta, s: arrays; u: array (..., 2). Everything
+    broadcasts against each other (u without its last axis). Returns (mu, nu), each of the
+    broadcast shape. method in ("gd", "paper_egd", "egd"), convention in ("half", "full").
+    """
+    eps, eta, s, u1, u2, m1, m2 = validated_problem(eps=eps, eta=eta, s=s, u=u, method=method,
+                                                    convention=convention)
+    k = check.steps("k", k)
+    c = check.convention_factor(convention)
+    if method in ("gd", "paper_egd"):
+        if method == "gd":
+            alpha, beta = 1 - c * eta * m2, 1 - c * eta * eps
+        else:
+            alpha = beta = 1 - c * eta
+        w1 = m1 / m2
+        ak, bk = np.power(alpha, k), np.power(beta, k)
+        mu = ak * u1 + (1 - ak) * w1
+        nu = bk * u2
+        shape = np.broadcast_shapes(k.shape, eps.shape, s.shape, u1.shape, np.shape(eta))
+        return np.broadcast_to(mu, shape).copy(), np.broadcast_to(nu, shape).copy()
+    return _egd_trajectory(k, eps, eta, m1, m2, u1, u2)
+
+
+def _egd_trajectory(k, eps, eta, m1, m2, u1, u2):
+    arrays = np.broadcast_arrays(k, eps, eta, m1, m2, u1, u2)
+    shape = arrays[0].shape
+    flat = [a.ravel() for a in arrays]
+    mu_out = np.empty(flat[0].size)
+    nu_out = np.empty(flat[0].size)
+    params = np.stack(flat[1:], axis=1)
+    # one run per distinct parameter set, recording every requested k along the way
+    uniq, inverse = np.unique(params, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    for j, (e_, h_, a_, b_, x_, y_) in enumerate(uniq):
+        idx = np.flatnonzero(inverse == j)
+        ks = flat[0][idx].astype(np.int64)
+        order = np.argsort(ks, kind="stable")
+        wanted = ks[order]
+        pos = 0
+        while pos < wanted.size and wanted[pos] == 0:
+            mu_out[idx[order[pos]]], nu_out[idx[order[pos]]] = x_, y_
+            pos += 1
+        if pos == wanted.size:
+            continue
+        state = {"pos": pos}
+
+        def record(step, mu, nu, state=state, wanted=wanted, order=order, idx=idx):
+            p = state["pos"]
+            while p < wanted.size and wanted[p] == step:
+                mu_out[idx[order[p]]], nu_out[idx[order[p]]] = mu, nu
+                p += 1
+            state["pos"] = p
+            return p == wanted.size
+
+        _egd_run(int(wanted[-1]), float(e_), float(h_), float(a_), float(b_), float(x_), float(y_), record)
+    return mu_out.reshape(shape), nu_out.reshape(shape)

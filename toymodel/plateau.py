@@ -1,0 +1,187 @@
+"""Plateau length k* (time to grok) of the toy model, Section 3 (Corollary 1).
+
+The plateau ends at the first k with E(k) < 1. From Eq. (7) (see
+``toymodel.symbolic.threshold_inequality``), for mu_k > 0 and nu_k >= 0,
+
+    E(k) < 1  <=>  r_k > r  <=>  nu_k < mu_k tan(theta).                         (*)
+
+After the fast phase mu_k ~ m1/m2, so GD (nu_k = beta^k u2) crosses at
+beta^k |u2| = (m1/m2) tan(theta), i.e. k* = log(tau)/log(1/beta) with
+
+    tau = |u2| m2 / (m1 tan theta)        ("derived", from (*)),
+
+whereas Corollary 1 prints tau = |u2| tan(theta) m2/m1 ("paper"). The two agree only at
+theta = pi/4; ``tau_formula`` selects one for the asymptotic regimes.
+
+Regimes (``plateau_length(..., regime=...)``):
+* ``"exact"``       first integer k with E(k) < 1 on the large-n curve (closed form for
+                    gd/paper_egd, exact iteration for egd); inf if none within max_steps.
+* ``"large_init"``  gd: log(tau)/log(1/beta) (Corollary 1 A). paper_egd: log(tau)/log(1/|a|),
+                    a = 1 - c eta, independent of eps. egd: our phase estimate
+                    |m1/m2 - u1|/eta + max(|u2| - nu_c, 0)/eta + log(min(|u2|, nu_c)/T)/log(1/(1 - 2 eps/m2)),
+                    nu_c = eta m2/(2 eps), T = (m1/m2) tan theta: the fast coordinate moves
+                    eta per step; while eps|nu| > eta m2/2 the slow one moves ~eta per step;
+                    below, normalised GD locks into a 2-cycle and nu contracts by
+                    1 - (eps/(2 m2))(1/x + 1/(1-x)) per step, x in (0,1) the cycle's asymmetry
+                    (x = 1/2 gives 1 - 2 eps/m2: the estimate is an upper estimate of that phase).
+* ``"small_init"``  Corollary 1 (B) as printed: (1/(c eta)) log(1/(tau eps)) (gd only).
+* ``"small_init_fast"`` ours, tau < 1: nu stays ~u2 while mu relaxes, crossing when
+                    alpha^k < (1 - tau)/(1 - u1 m2/m1): k* = log(that)/log|alpha| for
+                    gd/paper_egd (eps-independent); for egd, the travel time at speed eta,
+                    (m1/m2 - u1 - |u2|/tan theta)/eta. NaN where tau >= 1 (regime not applicable).
+egd's "large_init" estimate uses the derived threshold T whatever ``tau_formula`` says.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _validation as check
+from ._constants import (
+    DEFAULT_CONVENTION_SECTION3,
+    DEFAULT_ERROR_FORMULA,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_METHOD,
+    DEFAULT_REGIME,
+    DEFAULT_TAU_FORMULA,
+    ERROR_FORMULAS,
+    REGIMES,
+    SCAN_CHUNK_MAX,
+    SCAN_CHUNK_MIN,
+    TAU_FORMULAS,
+)
+from .error import _error_from_angles, wedge_angle
+from .iterates import validated_problem
+
+__all__ = ["plateau_length", "plateau_ratio", "first_crossing"]
+
+
+def plateau_ratio(*, s, theta, u, formula=DEFAULT_TAU_FORMULA) -> np.ndarray:
+    """tau of Corollary 1: |u2| m2/(m1 tan theta) ("derived") or |u2| tan(theta) m2/m1 ("paper")."""
+    from .train_moments import truncated_moments
+
+    check.choice("tau_formula", formula, TAU_FORMULAS)
+    theta = check.theta_shift(theta)
+    u = check.vector2("u", u)
+    m1, m2 = truncated_moments(s)
+    if formula == "derived":
+        return np.abs(u[..., 1]) * m2 / (m1 * np.tan(theta))
+    return np.abs(u[..., 1]) * np.tan(theta) * m2 / m1
+
+
+def first_crossing(below_one, max_steps: int) -> float:
+    """Smallest integer k in [0, max_steps] with below_one(k_array)[i] True, else inf.
+
+    below_one maps an integer array of steps to a boolean array. Chunks grow geometrically
+    (SCAN_CHUNK_MIN to SCAN_CHUNK_MAX) so short plateaus cost little and long ones are
+    still scanned exhaustively: no monotonicity is assumed.
+    """
+    start, chunk = 0, SCAN_CHUNK_MIN
+    while start <= max_steps:
+        ks = np.arange(start, min(start + chunk, max_steps + 1))
+        hit = np.flatnonzero(below_one(ks))
+        if hit.size:
+            return float(ks[hit[0]])
+        start += ks.size
+        chunk = min(2 * chunk, SCAN_CHUNK_MAX)
+    return math.inf
+
+
+def _exact_linear(alpha, beta, u1, u2, w1, eps, psi, formula, max_steps):
+    def below_one(ks):
+        ak, bk = alpha**ks, beta**ks
+        mu = ak * u1 + (1 - ak) * w1
+        nu = bk * u2
+        return _error_from_angles(psi, mu, nu, eps, formula) < 1
+
+    return first_crossing(below_one, max_steps)
+
+
+def _exact_egd(eta, eps, m1, m2, u1, u2, psi, formula, max_steps):
+    se = math.sqrt(eps)
+    mu, nu = u1, u2
+    hypot, atan2 = math.hypot, math.atan2
+    for step in range(max_steps + 1):
+        a_w = atan2(se * nu, mu)
+        if mu != 0.0 or nu != 0.0:
+            if formula == "theorem1":
+                if abs(a_w) < psi:
+                    return float(step)
+            elif (0.0 <= a_w < psi) or (a_w < 0.0 and -a_w - math.pi + psi < psi):
+                return float(step)
+        g1 = m2 * mu - m1
+        g2 = eps * nu
+        norm = hypot(g1, g2)
+        if norm > 0.0:
+            mu -= eta * g1 / norm
+            nu -= eta * g2 / norm
+    return math.inf
+
+
+def plateau_length(eps, *, eta, s, theta, u, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3,
+                   regime=DEFAULT_REGIME, tau_formula=DEFAULT_TAU_FORMULA, formula=DEFAULT_ERROR_FORMULA,
+                   max_steps=DEFAULT_MAX_STEPS) -> np.ndarray:
+    """Plateau length k* (Corollary 1) for method in ("gd", "paper_egd", "egd").
+
+    eps, eta, s, theta (in (0, pi/2)): arrays; u: array (..., 2); all broadcast. regime in
+    ("exact", "large_init", "small_init", "small_init_fast") - see the module docstring;
+    ``tau_formula`` ("derived"/"paper") only affects the asymptotic regimes, ``formula``
+    ("geometric"/"theorem1", the error formula of ``test_error``) only "exact".
+    Returns float array of the broadcast shape (inf: no crossing within max_steps).
+    """
+    check.choice("regime", regime, REGIMES)
+    check.choice("tau_formula", tau_formula, TAU_FORMULAS)
+    check.choice("formula", formula, ERROR_FORMULAS)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
+        raise ValueError(f"max_steps must be a non-negative integer, got {max_steps!r}")
+    eps, eta, s, u1, u2, m1, m2 = validated_problem(eps=eps, eta=eta, s=s, u=u, method=method,
+                                                    convention=convention)
+    theta = check.theta_shift(theta)
+    c = check.convention_factor(convention)
+    b = np.broadcast_arrays(eps, eta, theta, u1, u2, m1, m2)
+    eps, eta, theta, u1, u2, m1, m2 = b
+    w1 = m1 / m2
+    T = w1 * np.tan(theta)
+    if tau_formula == "derived":
+        tau = np.abs(u2) * m2 / (m1 * np.tan(theta))
+    else:
+        tau = np.abs(u2) * np.tan(theta) * m2 / m1
+    if method == "gd":
+        alpha, beta = 1 - c * eta * m2, 1 - c * eta * eps
+    elif method == "paper_egd":
+        alpha = beta = 1 - c * eta + 0 * eps
+    else:
+        alpha = beta = None
+
+    if regime == "exact":
+        psi = wedge_angle(eps, theta)
+        out = np.empty(eps.shape)
+        for idx in np.ndindex(eps.shape):
+            if method == "egd":
+                out[idx] = _exact_egd(eta[idx], eps[idx], m1[idx], m2[idx], u1[idx], u2[idx], psi[idx], formula,
+                                      int(max_steps))
+            else:
+                out[idx] = _exact_linear(alpha[idx], beta[idx], u1[idx], u2[idx], w1[idx], eps[idx], psi[idx],
+                                         formula, int(max_steps))
+        return out
+    if regime == "large_init":
+        if method == "egd":
+            nu_c = eta * m2 / (2 * eps)
+            k_fast = np.abs(w1 - u1) / eta
+            k_lin = np.maximum(np.abs(u2) - nu_c, 0) / eta
+            k_geo = np.log(np.minimum(np.abs(u2), nu_c) / T) / -np.log1p(-2 * eps / m2)
+            return k_fast + k_lin + np.maximum(k_geo, 0)
+        return np.log(tau) / -np.log(np.abs(beta))
+    if regime == "small_init":
+        if method != "gd":
+            raise ValueError(f"regime 'small_init' (Corollary 1 B) is stated for method 'gd' only, got {method!r}")
+        return np.log(1 / (tau * eps)) / (c * eta)
+    # small_init_fast
+    if method == "egd":
+        return np.maximum(w1 - u1 - np.abs(u2) / np.tan(theta), 0) / eta
+    with np.errstate(invalid="ignore", divide="ignore"):
+        target = (1 - tau) / (1 - u1 / w1)
+        k = np.log(target) / np.log(np.abs(alpha))
+    return np.where(tau < 1, np.maximum(k, 0), np.nan)

@@ -1,0 +1,247 @@
+"""Appendix A.3: train and test on the same wedge distribution.
+
+x ~ z | (z^T e1)(z^T v) <= 0, z ~ N(0, diag(1, eps)), v = (cos theta, sin theta), theta in
+(0, pi], y = sign(x1). In whitened coordinates the event is a double wedge of half-angle
+psi = atan2(sqrt(eps) sin theta, cos theta) and the population moments have closed forms
+(derived in ``toymodel.symbolic.a3_closed_form_moments``):
+
+    Z = psi/pi,  a = 1 - sin(2 psi)/(2 psi),  d = eps (1 + sin(2 psi)/(2 psi)),
+    b = -sqrt(eps) sin^2(psi)/psi,  c1 = sqrt(pi/2)(1 - cos psi)/psi,
+    c2 = -sqrt(eps) sqrt(pi/2) sin(psi)/psi.
+
+The paper's integrals (PAPER.md, with Phi(kappa t), kappa = cot(theta)/sqrt(eps)) describe
+the complementary event (z^T e1)(z^T v) >= 0 divided by the wrong mass Z: with
+Phi(-kappa t) in a, d, c1 they reproduce the closed form (``formula="quadrature"``);
+as printed (``formula="paper_integrals"``) they do not (kept for side by side).
+
+GD keeps the factor 2 here (``convention="full"``): w(k+1) = w(k) - c eta (Sigma w(k) - c_vec),
+w(k) = w* - M^k (w* - w(0)), M = I - c eta Sigma, M^k by Cayley-Hamilton (Eq. 19 context).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy import integrate, special
+
+from . import _validation as check
+from ._constants import (
+    A3_REGIMES,
+    DEFAULT_CONVENTION_A3,
+    DEFAULT_ERROR_FORMULA,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MOMENT_FORMULA,
+    ERROR_FORMULAS,
+    MOMENT_FORMULAS,
+)
+from .error import _error_from_angles, wedge_angle
+from .plateau import first_crossing
+
+__all__ = [
+    "A3Moments", "moments", "equi_matrix_power", "equi_trajectory", "equi_test_error_curve",
+    "equi_plateau_length", "equi_plateau_bounds", "has_plateau",
+]
+
+#: relative gap below which r+ and r- count as equal in Cayley-Hamilton (confluent formula)
+_CH_CONFLUENT_RTOL = 1e-12
+
+
+class A3Moments(NamedTuple):
+    """Population moments of Appendix A.3; every field has the broadcast shape of (eps, theta),
+    ``Sigma`` (..., 2, 2), ``c`` and ``w_star`` (..., 2), ``eigenvalues`` (..., 2) ascending."""
+
+    Z: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    d: np.ndarray
+    c1: np.ndarray
+    c2: np.ndarray
+    Sigma: np.ndarray
+    c: np.ndarray
+    w_star: np.ndarray
+    eigenvalues: np.ndarray
+
+
+def _closed_form(eps, theta):
+    psi = wedge_angle(eps, theta)
+    se = np.sqrt(eps)
+    sinc2 = np.sin(2 * psi) / (2 * psi)
+    root = math.sqrt(math.pi / 2)
+    return (psi / math.pi, 1 - sinc2, -se * np.sin(psi) ** 2 / psi, eps * (1 + sinc2),
+            root * (1 - np.cos(psi)) / psi, -se * root * np.sin(psi) / psi)
+
+
+def _quad(eps, theta, sign):
+    """The A.3 integrals with Phi(sign * kappa t); sign=-1 is the event as stated, +1 as printed."""
+    out = np.empty((6,) + np.shape(eps))
+    for idx in np.ndindex(np.shape(eps)):
+        e, th = float(eps[idx]), float(theta[idx])
+        kap = sign * (math.cos(th) / math.sin(th)) / math.sqrt(e) if th < math.pi else -sign * math.inf
+        phi = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+
+        def Phi(x):
+            return special.ndtr(x)
+
+        def kphi(x):  # kappa t phi(kappa t) without inf*0
+            return 0.0 if not math.isfinite(x) else x * phi(x)
+
+        def q(f):
+            return integrate.quad(f, 0, math.inf, limit=200, epsabs=1e-13, epsrel=1e-11)[0]
+
+        Z = math.acos(math.cos(th) / math.sqrt(math.cos(th) ** 2 + e * math.sin(th) ** 2)) / math.pi
+        a = 2 / Z * q(lambda t: t * t * phi(t) * Phi(kap * t))
+        d = 2 * e / Z * q(lambda t: (Phi(kap * t) - kphi(kap * t)) * phi(t))
+        b = -2 * math.sqrt(e) / Z * q(lambda t: t * phi(t) * phi(kap * t) if math.isfinite(kap * t) else 0.0)
+        c1 = 2 / Z * q(lambda t: t * phi(t) * Phi(kap * t))
+        c2 = -2 * math.sqrt(e) / Z * q(lambda t: phi(t) * phi(kap * t) if math.isfinite(kap * t) else 0.0)
+        out[(slice(None),) + idx] = (Z, a, b, d, c1, c2)
+    return tuple(out)
+
+
+def moments(eps, theta, *, formula=DEFAULT_MOMENT_FORMULA) -> A3Moments:
+    """Z, a, b, d, c1, c2, Sigma = [[a, b], [b, d]], c = (c1, c2), w* = Sigma^-1 c and the
+    eigenvalues (lambda-, lambda+) of Sigma (Appendix A.3).
+
+    eps > 0, theta in (0, pi] (arrays, broadcast). formula: "closed_form" (default),
+    "quadrature" (scipy.integrate.quad of the integrals with Phi(-kappa t)) or
+    "paper_integrals" (Phi(+kappa t) as printed; wrong, for comparison only).
+    """
+    check.choice("formula", formula, MOMENT_FORMULAS)
+    eps = check.positive("eps", eps)
+    theta = check.theta_equi(theta)
+    eps, theta = np.broadcast_arrays(eps, theta)
+    if formula == "closed_form":
+        Z, a, b, d, c1, c2 = _closed_form(eps, theta)
+    else:
+        if formula == "paper_integrals" and np.any(theta >= np.pi):
+            raise ValueError("theta must lie in (0, pi) for formula='paper_integrals' (the printed "
+                             f"integrals vanish at theta = pi), got {theta.max()!r}")
+        Z, a, b, d, c1, c2 = _quad(eps, theta, -1.0 if formula == "quadrature" else 1.0)
+    Sigma = np.stack([np.stack([a, b], -1), np.stack([b, d], -1)], -2)
+    c = np.stack([c1, c2], -1)
+    w_star = np.linalg.solve(Sigma, c[..., None])[..., 0]
+    eigenvalues = np.linalg.eigvalsh(Sigma)
+    return A3Moments(Z, a, b, d, c1, c2, Sigma, c, w_star, eigenvalues)
+
+
+def _checked_dynamics(eps, eta, theta, convention):
+    check.choice("convention", convention, ("half", "full"))
+    eta = check.positive("eta", eta)
+    mom = moments(eps, theta)
+    cf = check.convention_factor(convention)
+    lam = mom.eigenvalues
+    r = 1 - cf * np.asarray(eta)[..., None] * lam  # (..., 2): r-, r+ for lambda-, lambda+
+    check.convergent("eta", r, what=f"1 - {cf:g} eta lambda")
+    return mom, np.asarray(eta), cf, r
+
+
+def _cayley_hamilton(k, r, M):
+    """M^k = alpha_k I + beta_k M (r: (..., 2) eigenvalues of M, k broadcast against r[..., 0])."""
+    rm, rp = r[..., 0], r[..., 1]
+    gap = rp - rm
+    confluent = np.abs(gap) <= _CH_CONFLUENT_RTOL * np.maximum(np.abs(rp), 1.0)
+    safe = np.where(confluent, 1.0, gap)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(confluent, -(k - 1) * rp**k, (rp * rm**k - rm * rp**k) / safe)
+        beta = np.where(confluent, k * rp ** np.maximum(k - 1, 0), (rp**k - rm**k) / safe)
+    eye = np.eye(2)
+    return alpha[..., None, None] * eye + beta[..., None, None] * M
+
+
+def equi_matrix_power(k, *, eps, eta, theta, convention=DEFAULT_CONVENTION_A3) -> np.ndarray:
+    """M^k for M = I - c eta Sigma by Cayley-Hamilton; shape broadcast(k, eps, eta, theta) + (2, 2)."""
+    k = check.steps("k", k)
+    mom, eta, cf, r = _checked_dynamics(eps, eta, theta, convention)
+    M = np.eye(2) - cf * eta[..., None, None] * mom.Sigma
+    shape = np.broadcast_shapes(k.shape, r.shape[:-1])
+    r = np.broadcast_to(r, shape + (2,))
+    M = np.broadcast_to(M, shape + (2, 2))
+    return _cayley_hamilton(np.broadcast_to(k, shape), r, M)
+
+
+def equi_trajectory(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3):
+    """(mu_k, nu_k) with w(k) = w* - M^k (w* - u); u: (..., 2)."""
+    u = check.vector2("u", u)
+    Mk = equi_matrix_power(k, eps=eps, eta=eta, theta=theta, convention=convention)
+    w_star = moments(eps, theta).w_star
+    w = w_star - np.einsum("...ij,...j->...i", Mk, w_star - u)
+    return w[..., 0], w[..., 1]
+
+
+def equi_test_error_curve(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
+                          formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
+    """Theorem 2 / Eq. (19): E(k) = arccos(max(rho, rho_k))/arccos(rho) along the A.3 iterates.
+
+    formula="theorem1" is Eq. (19) verbatim; "geometric" (default) is exact for every sign of
+    nu_k (here w* has nu* < 0, where Eq. (19) fails: see ``toymodel.error``).
+    """
+    check.choice("formula", formula, ERROR_FORMULAS)
+    mu, nu = equi_trajectory(k, eps=eps, eta=eta, theta=theta, u=u, convention=convention)
+    eps_b = np.broadcast_to(eps, mu.shape)
+    return _error_from_angles(wedge_angle(eps_b, np.broadcast_to(theta, mu.shape)), mu, nu, eps_b, formula)
+
+
+def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, regime="exact",
+                        formula=DEFAULT_ERROR_FORMULA, max_steps=DEFAULT_MAX_STEPS) -> np.ndarray:
+    """A.3 plateau length. regime "exact": first k with E(k) < 1 (inf if none up to max_steps);
+    "leading": the paper's k* ~ log(|u2 - nu*|/T)/(c eta lambda-), T = |mu*| |tan theta|."""
+    check.choice("regime", regime, A3_REGIMES)
+    check.choice("formula", formula, ERROR_FORMULAS)
+    u = check.vector2("u", u)
+    mom, eta, cf, r = _checked_dynamics(eps, eta, theta, convention)
+    theta = np.asarray(theta, dtype=float)
+    shape = np.broadcast_shapes(r.shape[:-1], u.shape[:-1], theta.shape)
+    if regime == "leading":
+        T = np.abs(mom.w_star[..., 0]) * np.abs(np.tan(theta))
+        return np.broadcast_to(np.log(np.abs(u[..., 1] - mom.w_star[..., 1]) / T) / (cf * eta * mom.eigenvalues[..., 0]),
+                               shape).copy()
+    eps_b = np.broadcast_to(eps, shape)
+    th_b = np.broadcast_to(theta, shape)
+    eta_b = np.broadcast_to(eta, shape)
+    u_b = np.broadcast_to(u, shape + (2,))
+    out = np.empty(shape)
+    for idx in np.ndindex(shape):
+        e, th, h, w0 = eps_b[idx], th_b[idx], eta_b[idx], u_b[idx]
+        m = moments(e, th)
+        rr = 1 - cf * h * m.eigenvalues
+        M = np.eye(2) - cf * h * m.Sigma
+        psi = wedge_angle(e, th)
+
+        def below_one(ks, m=m, rr=rr, M=M, w0=w0, e=e, psi=psi):
+            Mk = _cayley_hamilton(ks.astype(float), np.broadcast_to(rr, ks.shape + (2,)),
+                                  np.broadcast_to(M, ks.shape + (2, 2)))
+            w = m.w_star - Mk @ (m.w_star - w0)
+            return _error_from_angles(psi, w[:, 0], w[:, 1], e, formula) < 1
+
+        out[idx] = first_crossing(below_one, int(max_steps))
+    return out
+
+
+def equi_plateau_bounds(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, c_hat=1.0, c_low=1.0):
+    """The paper's two-sided bound on the A.3 plateau:
+    (1/(c eta lambda-)) log(|u2 - nu*|/(c_hat T)) <= k* <= (1/(c eta lambda-)) log(|u2 - nu*| c_low / T),
+    T = |mu*| |tan theta|; c_hat, c_low in [1, 1 + O(sqrt eps)] (the paper does not give them;
+    1 by default). Returns (lower, upper)."""
+    for name, val in (("c_hat", c_hat), ("c_low", c_low)):
+        if not val >= 1:
+            raise ValueError(f"{name} must be >= 1, got {val!r}")
+    lead = equi_plateau_length(eps, eta=eta, theta=theta, u=u, convention=convention, regime="leading")
+    mom, eta_a, cf, _ = _checked_dynamics(eps, eta, theta, convention)
+    scale = 1 / (cf * eta_a * mom.eigenvalues[..., 0])
+    return lead - scale * np.log(c_hat), lead + scale * np.log(c_low)
+
+
+def has_plateau(eps, *, theta, u, formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
+    """Our reading of Theorem 2's dichotomy: a plateau exists iff w(0) = u has error 1 and the
+    limit w* has error < 1 (GD then needs Theta(1/(eta lambda-)) = Theta(1/(eta eps)) steps
+    when theta < pi/2, since lambda- = Theta(eps)); for u1 > 0, theta < pi/2 the first
+    condition is u2 >= u1 tan(theta)."""
+    from .error import test_error
+
+    u = check.vector2("u", u)
+    mom = moments(eps, theta)
+    e0 = test_error(u, eps=eps, theta=theta, formula=formula)
+    einf = test_error(mom.w_star, eps=eps, theta=theta, formula=formula)
+    return (e0 >= 1) & (einf < 1)

@@ -1,0 +1,167 @@
+"""Exact, seeded samplers for the toy model of Section 3 and Appendix A.3.
+
+Every sampler draws from ``z ~ N(0, diag(1, eps))`` conditioned on an event, exactly
+(no rejection loop), and labels with ``y = sign(z^(1))``.
+
+* Train features (Section 3): ``|z^(1)| >= s``. The coordinates are independent, so
+  ``|z^(1)|`` is drawn from the normal tail by the inverse CDF (in log space, so any
+  finite ``s`` works) and ``z^(2) = sqrt(eps) g`` with ``g ~ N(0, 1)``.
+* Wedge features: ``(z^T e1)(z^T v) <= 0`` with ``v = (cos theta, sin theta)``. This is
+  the test distribution of the distribution-shift case (Section 3, ``theta`` in
+  ``(0, pi/2)``) and both the train and test distribution of Appendix A.3 (``theta``
+  in ``(0, pi]``). In whitened coordinates ``g = (z^(1), z^(2)/sqrt(eps)) ~ N(0, I)``,
+  write ``g = R (cos phi, sin phi)``; then ``z^(1) = R cos phi`` and
+  ``z^T v = R |v'| cos(phi - psi)`` with ``v' = (cos theta, sqrt(eps) sin theta)`` and
+  ``psi = atan2(sqrt(eps) sin theta, cos theta)`` in ``(0, pi]``. The event is the double
+  wedge ``phi in [pi/2, pi/2 + psi]  U  [3 pi/2, 3 pi/2 + psi]`` (probability
+  ``psi/pi``, the ``Z`` of Appendix A.3). ``R ~ chi(2)`` is independent of ``phi``,
+  and ``phi`` is uniform on the allowed arcs.
+
+Arrays: features ``X`` have shape ``(n, 2)``, labels ``y`` shape ``(n,)`` in ``{-1, +1}``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+__all__ = [
+    "as_generator",
+    "wedge_half_angle",
+    "sample_train",
+    "sample_shift_test",
+    "sample_equi",
+]
+
+THETA_SHIFT_RANGE = "(0, pi/2)"
+THETA_EQUI_RANGE = "(0, pi]"
+
+
+def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """``numpy.random.Generator`` from a seed (int, ``None``) or a Generator (passed through)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an int, None or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def check_n(n: int, name: str = "n") -> int:
+    """Validate a sample size: an integer >= 1."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    return int(n)
+
+
+def check_eps(eps: float) -> float:
+    """Validate the variance ``eps`` of the second coordinate: finite and > 0."""
+    eps = float(eps)
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+    return eps
+
+
+def check_s(s: float) -> float:
+    """Validate the truncation level ``s``: finite and >= 0."""
+    s = float(s)
+    if not (math.isfinite(s) and s >= 0):
+        raise ValueError(f"s must be a finite number >= 0, got {s!r}")
+    return s
+
+
+def check_theta(theta: float, *, case: str) -> float:
+    """Validate ``theta``: ``(0, pi/2)`` for ``case="shift"``, ``(0, pi]`` for ``case="equi"``.
+
+    ``theta = 0`` is excluded in both cases: the wedge has probability zero there.
+    """
+    theta = float(theta)
+    if case == "shift":
+        ok = 0.0 < theta < math.pi / 2
+        allowed = THETA_SHIFT_RANGE
+    elif case == "equi":
+        ok = 0.0 < theta <= math.pi
+        allowed = THETA_EQUI_RANGE
+    else:
+        raise ValueError(f"case must be 'shift' or 'equi', got {case!r}")
+    if not ok:
+        raise ValueError(f"theta must lie in {allowed} for the {case} case, got {theta!r}")
+    return theta
+
+
+def wedge_half_angle(eps: float, theta: float) -> float:
+    """Whitened opening angle ``psi = atan2(sqrt(eps) sin theta, cos theta)`` of each wedge.
+
+    ``psi = arccos(r)`` with ``r = rho/gamma`` of Eq. (7), and ``psi/pi = Z`` of Appendix A.3.
+    """
+    return math.atan2(math.sqrt(eps) * math.sin(theta), math.cos(theta))
+
+
+def sample_train(
+    n: int, *, eps: float, s: float, seed: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train set of Section 3: ``z ~ N(0, diag(1, eps))`` given ``|z^(1)| >= s``.
+
+    ``|z^(1)| = -Phi^{-1}(U Q(s))`` with ``U ~ Uniform(0, 1]`` (inverse CDF of the
+    normal tail, evaluated as ``ndtri_exp(log U + log Q(s))``), an independent fair sign,
+    and ``z^(2) = sqrt(eps) N(0, 1)``.
+
+    Returns ``X`` of shape ``(n, 2)`` and ``y = sign(X[:, 0])`` of shape ``(n,)``.
+    """
+    n = check_n(n)
+    eps = check_eps(eps)
+    s = check_s(s)
+    rng = as_generator(seed)
+    uniform = 1.0 - rng.random(n)  # in (0, 1], so the log is finite
+    magnitude = -special.ndtri_exp(np.log(uniform) + special.log_ndtr(-s))
+    # the inverse CDF may land one ulp below s; the event |x1| >= s must hold exactly
+    magnitude = np.maximum(magnitude, s)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    X = np.empty((n, 2))
+    X[:, 0] = y * magnitude
+    X[:, 1] = math.sqrt(eps) * rng.standard_normal(n)
+    return X, y
+
+
+def _sample_wedge(n: int, eps: float, theta: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``z ~ N(0, diag(1, eps))`` given ``(z^T e1)(z^T v) <= 0`` (module docstring)."""
+    psi = wedge_half_angle(eps, theta)
+    radius = np.sqrt(rng.chisquare(2, size=n))
+    # offset t in [0, psi) from the arc start pi/2: cos(pi/2 + t) = -sin t, sin(pi/2 + t) = cos t,
+    # so z1 = -R sin t <= 0 and z^T v = R |v'| sin(psi - t) >= 0 on the first arc exactly
+    offset = psi * rng.random(n)
+    flip = np.where(rng.random(n) < 0.5, 1.0, -1.0)  # -1: the antipodal arc
+    X = np.empty((n, 2))
+    X[:, 0] = -flip * radius * np.sin(offset)
+    X[:, 1] = flip * math.sqrt(eps) * radius * np.cos(offset)
+    # y = sign(z1); on the first arc z1 <= 0, so y = -flip (also when z1 == 0 exactly)
+    y = -flip
+    return X, y
+
+
+def sample_shift_test(
+    n: int, *, eps: float, theta: float, seed: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test set of the distribution-shift case (Section 3): ``(z^T v) z^(1) <= 0``.
+
+    ``theta`` in ``(0, pi/2)``. Returns ``X`` (n, 2) and ``y = sign(X[:, 0])`` (n,).
+    """
+    n = check_n(n)
+    eps = check_eps(eps)
+    theta = check_theta(theta, case="shift")
+    return _sample_wedge(n, eps, theta, as_generator(seed))
+
+
+def sample_equi(
+    n: int, *, eps: float, theta: float, seed: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train = test distribution of Appendix A.3: ``(z^T e1)(z^T v) <= 0``.
+
+    ``theta`` in ``(0, pi]`` (``theta = pi`` is the unconditioned Gaussian).
+    Returns ``X`` (n, 2) and ``y = sign(X[:, 0])`` (n,).
+    """
+    n = check_n(n)
+    eps = check_eps(eps)
+    theta = check_theta(theta, case="equi")
+    return _sample_wedge(n, eps, theta, as_generator(seed))
