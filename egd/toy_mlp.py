@@ -35,7 +35,7 @@ import torch
 
 from .transforms import orthogonalize
 
-__all__ = ["TOY_MLP_METHODS", "ToyMLPConfig", "train_toy_mlp", "plateau_steps", "loglog_slope"]
+__all__ = ["TOY_MLP_METHODS", "ToyMLPConfig", "train_toy_mlp", "plateau_steps"]
 
 TOY_MLP_METHODS = ("gd", "egd-svd", "egd-rsvd")
 
@@ -176,24 +176,3 @@ def plateau_steps(test_error: np.ndarray, step: np.ndarray, *, level: float) -> 
     below = np.asarray(test_error) < level
     first = np.argmax(below, axis=-1)
     return np.where(below.any(-1), np.asarray(step)[first], np.nan)
-
-
-def loglog_slope(x: np.ndarray, y: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Least-squares slope of ``log y`` on ``log x`` with a two-sided t confidence interval.
-
-    NaN entries (censored runs) are dropped. Returns ``(slope, low, high)``; the interval
-    is NaN when fewer than three points remain.
-    """
-    from scipy import stats
-
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    lx, ly = np.log(x[keep]), np.log(y[keep])
-    if lx.size < 2 or np.ptp(lx) == 0:
-        return math.nan, math.nan, math.nan
-    fit = stats.linregress(lx, ly)
-    if lx.size < 3:
-        return float(fit.slope), math.nan, math.nan
-    half_width = stats.t.ppf(0.5 + confidence / 2, lx.size - 2) * fit.stderr
-    return float(fit.slope), float(fit.slope - half_width), float(fit.slope + half_width)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 import toymodel
 from toymodel.sampling import (
@@ -97,12 +98,27 @@ def plateau_from_curve(k: np.ndarray, error: np.ndarray, threshold: float = PLAT
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (``d log y / d log x``)."""
+    return loglog_fit(x, y)[0]
+
+
+def loglog_fit(x: Sequence[float], y: Sequence[float], *, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Slope of ``log y`` on ``log x`` with a two-sided t confidence interval.
+
+    Non-positive or non-finite points (e.g. censored runs stored as NaN) are dropped.
+    Returns ``(slope, low, high)``; the interval is NaN when only two points remain.
+    """
+    if not (0 < confidence < 1):
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if keep.sum() < 2:
-        raise ValueError(f"need at least two positive finite points for a slope, got {keep.sum()}")
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+    if keep.sum() < 2 or np.ptp(np.log(x[keep])) == 0:
+        raise ValueError(f"need at least two positive finite points with distinct x, got {keep.sum()}")
+    fit = stats.linregress(np.log(x[keep]), np.log(y[keep]))
+    if keep.sum() < 3:
+        return float(fit.slope), math.nan, math.nan
+    half_width = stats.t.ppf(0.5 + confidence / 2, keep.sum() - 2) * fit.stderr
+    return float(fit.slope), float(fit.slope - half_width), float(fit.slope + half_width)
 
 
 def concat_tables(tables: Iterable[Table]) -> Table:

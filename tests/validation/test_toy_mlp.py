@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from egd.toy_mlp import ToyMLPConfig, loglog_slope, plateau_steps, train_toy_mlp
+from egd.toy_mlp import ToyMLPConfig, plateau_steps, train_toy_mlp
+from toymodel.experiments import loglog_fit
 
 SMALL = ToyMLPConfig(width=16, n_train=400, n_test=1000, max_steps=600, eval_every=10)
 
@@ -32,10 +33,10 @@ def test_plateau_steps_first_crossing_and_censoring():
     assert out[0] == 20 and math.isnan(out[1])
 
 
-def test_loglog_slope_recovers_a_power_law_and_drops_nans():
+def test_loglog_fit_recovers_a_power_law_and_drops_nans():
     x = np.array([1e-3, 1e-2, 1e-1, 1e-2])
     y = 5.0 * x**-1.0 * np.array([1.0, 1.02, 0.99, 0.98])
-    slope, low, high = loglog_slope(np.append(x, 1.0), np.append(y, np.nan))
+    slope, low, high = loglog_fit(np.append(x, 1.0), np.append(y, np.nan))
     assert abs(slope + 1.0) < 0.02 and low < slope < high
 
 
