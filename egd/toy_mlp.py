@@ -139,13 +139,14 @@ def train_toy_mlp(
     W, b, a = _init_params(X.shape[0], seeds, config)
     generator = torch.Generator().manual_seed(0)
     errors, steps = [], []
+    crossed = torch.zeros(X.shape[0], dtype=torch.bool)
     for step in range(config.max_steps + 1):
         if step % config.eval_every == 0:
             with torch.no_grad():
                 error = ((_forward(X_test, W, b, a) * y_test) <= 0).double().mean(-1)
             errors.append(error)
             steps.append(step)
-            crossed = torch.stack(errors).lt(config.plateau_level).any(0)
+            crossed |= error < config.plateau_level
             if bool(crossed.all()) or step == config.max_steps:
                 break
         residual = _forward(X, W, b, a) - y

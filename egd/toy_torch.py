@@ -28,21 +28,22 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from toymodel.simulate import CONVENTIONS as TOY_CONVENTIONS
+from toymodel.simulate import METHODS as TOY_METHODS
+from toymodel.simulate import check_convention, check_method
+
 from .optim import EGD
 
 __all__ = ["TOY_METHODS", "TOY_CONVENTIONS", "train_linear_toy"]
 
-TOY_METHODS = ("gd", "paper_egd", "egd")
-TOY_CONVENTIONS = ("half", "full")
+# the loss l/2 ("half") has gradient Sigma^ w - c^; l ("full") the true 2 (Sigma^ w - c^)
 _LOSS_SCALE = {"half": 0.5, "full": 1.0}
 
 
 def _check_inputs(X: np.ndarray, y: np.ndarray, u: Sequence[float], eta: float, steps: int,
                   method: str, convention: str) -> None:
-    if method not in TOY_METHODS:
-        raise ValueError(f"method must be one of {TOY_METHODS}, got {method!r}")
-    if convention not in TOY_CONVENTIONS:
-        raise ValueError(f"convention must be one of {TOY_CONVENTIONS}, got {convention!r}")
+    check_method(method)
+    check_convention(convention)
     if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] < 1:
         raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
     if y.shape != (X.shape[0],):
