@@ -24,7 +24,8 @@ KEY_LENGTH = 12  # hex digits of the config hash used in file names
 WEIGHT_DECAY_MODES = ("loss", "decoupled")
 #: Fields added after results were committed: hashed into the key only when they differ
 #: from these values, so the keys of earlier runs stay valid.
-LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss"}
+LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss",
+                       "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RunConfig:
     spectrum_every: int = 0
     device: str = "cpu"
     weight_decay_mode: str = "loss"
+    second_operand_scale: float = tasks.DEFAULT_SECOND_OPERAND_SCALE
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -77,7 +79,11 @@ class RunConfig:
         """The data module of this run (not yet materialised)."""
         family, op = methods.TASKS[self.task]
         if family == "modular":
-            return tasks.ModularArithmetic(self.p, op, self.train_fraction, self.data_seed)
+            return tasks.ModularArithmetic(self.p, op, self.train_fraction, self.data_seed,
+                                           self.second_operand_scale)
+        if self.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
+            raise ValueError(f"second_operand_scale applies only to modular tasks (must be "
+                             f"{tasks.DEFAULT_SECOND_OPERAND_SCALE} for {self.task!r}), got {self.second_operand_scale!r}")
         return tasks.SparseParity(self.n, self.k, self.n_train, self.n_test, self.data_seed)
 
 
@@ -182,7 +188,13 @@ def config_key(config: RunConfig) -> str:
 
 
 def run_name(config: RunConfig) -> str:
-    """Readable, unique file stem: ``mod-add-p97-egd-svd-s0-<key>``."""
+    """Readable, unique file stem: ``mod-add-p97-egd-svd-s0-<key>``.
+
+    A non-default ``second_operand_scale`` ``c`` adds ``-b<c>`` after the shape
+    (``mod-add-p31-b0.1-vanilla-s0-<key>``); default runs keep their names.
+    """
     shape = f"p{config.p}" if config.p is not None else f"n{config.n}k{config.k}"
+    if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
+        shape += f"-b{config.second_operand_scale:.4g}"
     method = config.method + (f"{config.rank}" if config.rank is not None else "")
     return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

@@ -5,7 +5,9 @@ Two families:
 * :class:`ModularArithmetic` — ``Mod(p, op)``: all ``p**2`` pairs ``(a, b)`` with label
   ``a + b mod p`` or ``a * b mod p``, a disjoint train/test split of the pairs
   (train fraction 0.5 in the paper), input = concatenated one-hot of ``a`` and ``b``
-  (length ``2p``), ``p`` classes.
+  (length ``2p``), ``p`` classes. Optional anisotropy knob ``second_operand_scale``
+  (default 1): the one-hot block of ``b`` is multiplied by it (Level 3 of the validation
+  chapter; the toy's slow-direction variance is ``eps = second_operand_scale**2``).
 * :class:`SparseParity` — ``Parity(n, k)``: ``x`` uniform in ``{-1, +1}^n``, label the
   product of ``k`` fixed ("secret") coordinates; ``N = 2000`` train, ``10,000`` test.
 
@@ -16,7 +18,9 @@ One-hot inputs are stored as *indices*: a row ``(a, p + b)`` of an integer tenso
 shape ``(N, 2)`` stands for the 0/1 vector with ones at positions ``a`` and ``p + b``.
 :class:`egd.models.TwoLayerMLP` turns such a row into ``W1[:, a] + W1[:, p + b]``, which
 equals ``W1 @ x`` for the concatenated one-hot ``x`` exactly (a gather instead of a
-``(N, 2p) @ (2p, width)`` product).
+``(N, 2p) @ (2p, width)`` product). With ``second_operand_scale != 1`` the input is no
+longer 0/1, so it is stored dense, ``(N, 2p)`` float32, and the model takes its
+``F.linear`` path.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import math
+
 import torch
 
 DEFAULT_TRAIN_FRACTION = 0.5
 DEFAULT_DATA_SEED = 0
+#: Multiplier of the second operand's one-hot block: 1 is the paper's task.
+DEFAULT_SECOND_OPERAND_SCALE = 1.0
 DEFAULT_PARITY_TRAIN = 2000
 DEFAULT_PARITY_TEST = 10_000
 MODULAR_OPS = ("add", "mul")
@@ -95,12 +103,21 @@ class ModularArithmetic:
     has to discover. The split is a permutation of the ``p**2`` pairs drawn from
     ``seed`` (fixed across training seeds, as in the authors' code); the first
     ``floor(train_fraction * p**2)`` pairs are the training set.
+
+    ``second_operand_scale`` (``c``, default 1): the input becomes
+    ``x = [onehot(a), c * onehot(b)]``, shape ``(2p,)``. Over all pairs the input
+    covariance restricted to zero-mean directions has eigenvalues ``p`` (``a`` block) and
+    ``c**2 p`` (``b`` block): the toy's curvature ratio ``1/eps`` with ``eps = c**2``.
+    The hidden-layer gradient's ``b`` columns are ``c`` times the backpropagated
+    signal, ``dL/dW1[:, p + j] = c * sum_{i: b_i = j} dL/dh_i``. At ``c = 1`` the data are
+    the paper's, bit for bit (one-hot indices); otherwise dense float32.
     """
 
     p: int
     op: str = "add"
     train_fraction: float = DEFAULT_TRAIN_FRACTION
     seed: int = DEFAULT_DATA_SEED
+    second_operand_scale: float = DEFAULT_SECOND_OPERAND_SCALE
 
     def __post_init__(self) -> None:
         if not isinstance(self.p, int) or self.p < 2:
@@ -119,6 +136,9 @@ class ModularArithmetic:
                 f"train_fraction={self.train_fraction} leaves an empty train or test set "
                 f"for p={self.p} ({self.p**2} pairs)"
             )
+        scale = self.second_operand_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"second_operand_scale must be a finite number > 0, got {scale!r}")
 
     def build(self, device: torch.device | str = "cpu") -> TaskData:
         p = self.p
@@ -130,6 +150,12 @@ class ModularArithmetic:
         perm = torch.randperm(p * p, generator=gen)
         n_train = int(self.train_fraction * p * p)
         tr, te = perm[:n_train], perm[n_train:]
+        if self.second_operand_scale != 1:
+            dense = torch.zeros(p * p, 2 * p)
+            rows = torch.arange(p * p)
+            dense[rows, x[:, 0]] = 1.0
+            dense[rows, x[:, 1]] = float(self.second_operand_scale)
+            x = dense
         return TaskData(x[tr], y[tr], x[te], y[te], 2 * p, p, "multiclass").to(device)
 
 

@@ -96,13 +96,18 @@ def environment(device: str) -> dict:
                 name = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
         except (OSError, StopIteration):
             pass
+    package_dir = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).resolve().parent).stdout.strip() or None
+                                cwd=package_dir).stdout.strip() or None
+        # a commit alone does not pin the code when tracked files were edited after it
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                                    capture_output=True, text=True, timeout=5, cwd=package_dir).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        commit = None
+        commit, dirty = None, None
     return {"torch": torch.__version__, "device": str(dev), "device_name": name,
-            "threads": torch.get_num_threads(), "python": platform.python_version(), "git_commit": commit}
+            "threads": torch.get_num_threads(), "python": platform.python_version(), "git_commit": commit,
+            "git_dirty": dirty if commit else None}
 
 
 def summarize(config: RunConfig, history: dict[str, np.ndarray], data: TaskData, status: str) -> dict:

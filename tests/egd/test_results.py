@@ -41,7 +41,7 @@ def test_files_are_named_by_config_and_no_temporaries_remain(tmp_path):
     assert result.name.startswith("mod-add-p23-egd-svd-s0-") and result.name.endswith(config_key(result.config))
     record = json.loads((tmp_path / names[0]).read_text())
     assert record["key"] == config_key(result.config)
-    assert {"torch", "device", "device_name", "git_commit"} <= set(record["env"])
+    assert {"torch", "device", "device_name", "git_commit", "git_dirty"} <= set(record["env"])
 
 
 def test_config_key_identifies_the_numbers():

@@ -19,6 +19,7 @@ GRAM_F64_TOL = 1e-6     # gram squares the condition number: float64 eigh of G^T
 NS_TOL = 1e-4           # cubic Newton-Schulz, default steps, condition number <= 4
 RSVD_TOP_TOL = 1e-3     # rsvd with rank < rank(G), spectral gap >= 10x, n_iter = 2
 HALF_TOL = 2e-2         # bf16/fp16 outputs (8-bit mantissa)
+GRAM_MIXED_TOL = 1e-2   # gram's float32 path, spectral norm, at its largest accepted condition number
 EXACT_KW = {"svd": {}, "gram": {}}
 ALL_KW = {"svd": {}, "gram": {}, "rsvd": {"rank": 10_000}, "newton_schulz": {}}
 
@@ -229,6 +230,59 @@ def test_default_rtol_and_gram_floor():
     G = (U * torch.tensor([1.0, D.GRAM_RTOL_FLOOR / 10], dtype=torch.float64)) @ U.mT
     assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="gram", rtol=1e-12)) == 1
     assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="svd", rtol=1e-12)) == 2
+
+
+def _gram_float64_path(G, monkeypatch, **kw):
+    with monkeypatch.context() as m:
+        m.setattr(D, "GRAM_FLOAT32_MAX_CONDITION", 0)
+        return egd.orthogonalize(G, method="gram", **kw)
+
+
+@pytest.mark.parametrize("shape", [(512, 194), (60, 90)])
+@pytest.mark.parametrize("cond", [3.0, 100.0, 0.99 * math.sqrt(D.GRAM_FLOAT32_MAX_CONDITION)])
+def test_gram_float32_path_accuracy_up_to_its_condition_limit(shape, cond, monkeypatch):
+    # Inside the accepted range the float32 path is used (it differs from the float64 path)
+    # and stays within GRAM_MIXED_TOL of the float64 SVD in spectral norm.
+    G64, *_ = make_matrix(*shape, cond=cond, seed=5)
+    G = G64.float()
+    out = egd.orthogonalize(G, method="gram")
+    assert not torch.equal(out, _gram_float64_path(G, monkeypatch))
+    err = torch.linalg.matrix_norm(out.double() - egd.orthogonalize(G64, method="svd"), ord=2)
+    assert err < GRAM_MIXED_TOL
+
+
+@pytest.mark.parametrize("case", ["ill_conditioned", "rank_deficient", "batch_with_one_bad"])
+def test_gram_falls_back_to_float64_when_float32_cannot_resolve(case, monkeypatch):
+    limit = math.sqrt(D.GRAM_FLOAT32_MAX_CONDITION)
+    if case == "ill_conditioned":
+        G64, *_ = make_matrix(80, 40, cond=3 * limit, seed=6)
+    elif case == "rank_deficient":  # a true zero and a true tiny singular value look alike in float32
+        G64, *_ = make_matrix(80, 40, rank=30, seed=7)
+    else:
+        good, *_ = make_matrix(80, 40, cond=10.0, seed=8)
+        bad, *_ = make_matrix(80, 40, cond=3 * limit, seed=9)
+        G64 = torch.stack([good, bad])
+    G = G64.float()
+    out = egd.orthogonalize(G, method="gram")
+    assert torch.equal(out, _gram_float64_path(G, monkeypatch))
+    ref = egd.orthogonalize(G.double(), method="svd", rtol=resolve_rtol(None, 80, 40, torch.float32))
+    assert torch.linalg.matrix_norm(out.double() - ref, ord=2).max() < F32_TOL
+    if case == "rank_deficient":
+        assert int(torch.linalg.matrix_rank(out)) == 30
+
+
+def test_gram_float32_path_keeps_clearly_dropped_directions_dropped(monkeypatch):
+    # With a large rtol the float32 path decides drops itself when they are unambiguous.
+    U = torch.linalg.qr(torch.randn(50, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(20, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)).Q
+    G64 = (U * torch.tensor([1.0, 0.5, 1e-3], dtype=torch.float64)) @ V.mT + 0.0
+    G64 = G64 + 1e-2 * torch.linalg.qr(torch.randn(50, 20, generator=torch.Generator().manual_seed(5),
+                                                    dtype=torch.float64)).Q
+    G = G64.float()
+    out = egd.orthogonalize(G, method="gram", rtol=0.2)
+    assert not torch.equal(out, _gram_float64_path(G, monkeypatch, rtol=0.2))
+    assert int(torch.linalg.matrix_rank(out, atol=0.5)) == 2
+    torch.testing.assert_close(out.double(), egd.orthogonalize(G64, method="svd", rtol=0.2), atol=1e-4, rtol=0)
 
 
 def test_default_method_is_exact_per_device():
