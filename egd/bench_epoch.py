@@ -12,8 +12,10 @@ Run: ``egd-grok bench`` or ``python -m egd.bench_epoch [--p 97] [--repeats 7] [-
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -27,22 +29,55 @@ DEFAULT_REPEATS = 7
 DEFAULT_WARMUP_EPOCHS = 3
 
 
+class _EpochTimer:
+    """One method's model, data and engine state, ready to time blocks of epochs."""
+
+    def __init__(self, task: str, method: str, *, p: int, device: str, epochs: int, repeats: int,
+                 rank: int | None) -> None:
+        # switch_off=False: a long benchmark would otherwise pass 95% test accuracy and time
+        # plain SGD steps under the EGD label
+        self.config = make_config(task, method, p=p, device=device, rank=rank, switch_off=False,
+                                  max_epochs=DEFAULT_WARMUP_EPOCHS + epochs * repeats, patience=None)
+        self.data = self.config.build_task().build(self.config.device)
+        self.model = build_model(self.config, self.data).to(self.config.device)
+        self.device = device
+        self.state = fit(self.model, self.data, self.config, stop_after=DEFAULT_WARMUP_EPOCHS)
+
+    def block(self, epochs: int) -> float:
+        """Milliseconds per epoch of the next ``epochs`` engine epochs."""
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        self.state = fit(self.model, self.data, self.config, state=self.state, stop_after=epochs)
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - t0) / epochs * 1e3
+
+
 def epoch_milliseconds(task: str, method: str, *, p: int = 97, device: str = "cpu",
                        epochs: int = DEFAULT_EPOCHS_PER_REPEAT, repeats: int = DEFAULT_REPEATS,
                        rank: int | None = None) -> list[float]:
     """Milliseconds per epoch of ``repeats`` timings of ``epochs`` engine epochs each."""
-    times = []
-    config = make_config(task, method, p=p, device=device, rank=rank,
-                         max_epochs=DEFAULT_WARMUP_EPOCHS + epochs * repeats, patience=None)
-    data = config.build_task().build(config.device)
-    model = build_model(config, data).to(config.device)
-    state = fit(model, data, config, stop_after=DEFAULT_WARMUP_EPOCHS)
+    timer = _EpochTimer(task, method, p=p, device=device, epochs=epochs, repeats=repeats, rank=rank)
+    return [timer.block(epochs) for _ in range(repeats)]
+
+
+def interleaved_epoch_milliseconds(task: str, methods: list[str], *, p: int = 97, device: str = "cpu",
+                                   epochs: int = DEFAULT_EPOCHS_PER_REPEAT, repeats: int = DEFAULT_REPEATS,
+                                   ranks: dict[str, int] | None = None) -> dict[str, list[float]]:
+    """Like :func:`epoch_milliseconds` for several methods, their blocks taken in turn.
+
+    On a shared or throttled machine the speed drifts over a minute; timing vanilla, then
+    EGD, then vanilla again ... puts the same drift into every method, so the ratio of
+    medians (and the per-round ratios) measure the methods, not the machine's mood.
+    """
+    ranks = ranks or {}
+    timers = {m: _EpochTimer(task, m, p=p, device=device, epochs=epochs, repeats=repeats, rank=ranks.get(m))
+              for m in methods}
+    times: dict[str, list[float]] = {m: [] for m in methods}
     for _ in range(repeats):
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        state = fit(model, data, config, state=state, stop_after=epochs)
-        times.append((time.perf_counter() - t0) / epochs * 1e3)
+        for m in methods:
+            times[m].append(timers[m].block(epochs))
     return times
 
 
@@ -55,25 +90,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS_PER_REPEAT)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--out", default=None, help="also write the timings to this JSON file")
     args = parser.parse_args(argv)
     keep_freed_memory()
-    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads)
+    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads, args.out)
 
 
 def run_benchmark(task: str, p: int, device: str, methods: list[str], repeats: int, epochs: int,
-                  threads: int | None) -> dict[str, float]:
-    """Print and return the median ms/epoch per method (and the ratio to vanilla)."""
+                  threads: int | None, out: str | os.PathLike | None = None) -> dict[str, float]:
+    """Print and return the median ms/epoch per method (and the ratio to vanilla); with
+    ``out``, also write every timing to that JSON file (atomically)."""
     if threads is not None:
         torch.set_num_threads(threads)
+    order = ["vanilla"] + [m for m in methods if m != "vanilla"]
     print(f"{task} p={p}, device={device}, threads={torch.get_num_threads()}, "
-          f"median of {repeats} x {epochs} epochs (9 steps of batch 512 + full train/test evaluation)")
-    medians: dict[str, float] = {}
-    for method in ["vanilla"] + [m for m in methods if m != "vanilla"]:
-        rank = 128 if method == "egd-rsvd" else None
-        ms = epoch_milliseconds(task, method, p=p, device=device, epochs=epochs, repeats=repeats, rank=rank)
-        medians[method] = statistics.median(ms)
-        ratio = medians[method] / medians["vanilla"]
-        print(f"  {method:<16s} {medians[method]:7.2f} ms/epoch   (min {min(ms):6.2f})   ratio to vanilla {ratio:5.2f}x")
+          f"median of {repeats} x {epochs} epochs (9 steps of batch 512 + full train/test evaluation), "
+          "methods timed in turn")
+    times = interleaved_epoch_milliseconds(task, order, p=p, device=device, epochs=epochs, repeats=repeats,
+                                           ranks={"egd-rsvd": 128})
+    medians = {m: statistics.median(ms) for m, ms in times.items()}
+    if out is not None:
+        from .bench import device_name, write_json_atomic
+        write_json_atomic({
+            "task": task, "p": p, "device": device, "device_name": device_name(torch.device(device)),
+            "torch_version": torch.__version__, "num_threads": torch.get_num_threads(),
+            "epochs_per_block": epochs, "repeats": repeats, "ms_per_epoch": times,
+            "median_ms_per_epoch": medians,
+            "ratio_to_vanilla": {m: medians[m] / medians["vanilla"] for m in order},
+            "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        }, Path(out))
+        print(f"wrote {out}")
+    for m in order:
+        rounds = [t / v for t, v in zip(times[m], times["vanilla"])]
+        print(f"  {m:<16s} {medians[m]:7.2f} ms/epoch   (min {min(times[m]):6.2f})   ratio to vanilla "
+              f"{medians[m] / medians['vanilla']:5.2f}x   (per round: median {statistics.median(rounds):4.2f}, "
+              f"range {min(rounds):4.2f}-{max(rounds):4.2f})")
     return medians
 
 

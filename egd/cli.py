@@ -174,7 +174,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench_epoch import run_benchmark
 
-    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads)
+    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads, args.out)
     return 0
 
 
@@ -214,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--repeats", type=int, default=bench_epoch.DEFAULT_REPEATS)
     p_bench.add_argument("--epochs", type=int, default=bench_epoch.DEFAULT_EPOCHS_PER_REPEAT)
     p_bench.add_argument("--threads", type=int, default=None)
+    p_bench.add_argument("--out", default=None, help="also write the timings to this JSON file "
+                         "(e.g. benchmarks/results/epoch_cpu.json)")
     p_bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -160,11 +160,11 @@ def _orth_gram(X: Tensor, tol: float) -> Tensor:
     if Xt.dtype == torch.float32 and D.GRAM_FLOAT32_MAX_CONDITION > 0:
         lam, V, w = _gram_inverse_sqrt(Xt, tol)
         if _gram_float32_resolves(lam, tol):
-            Y = ((Xt @ V) * w.unsqueeze(-2)) @ V.mT
+            Y = Xt @ ((V * w.unsqueeze(-2)) @ V.mT)  # one (m, n) product; the rest is (n, n)
             # One Newton-Schulz step maps each singular value s of Y to s (3 - s^2) / 2: the
             # float32 error of the small eigenvalues (relative error eps32 * cond) becomes
             # second order; kept-zero directions stay zero.
-            Y = 1.5 * Y - 0.5 * (Y @ (Y.mT @ Y))
+            Y = (Y @ (Y.mT @ Y)).mul_(-0.5).add_(Y, alpha=1.5)
             return Y.mT if wide else Y
     Xd = Xt.to(D.GRAM_DTYPE)
     _, V, w = _gram_inverse_sqrt(Xd, tol)

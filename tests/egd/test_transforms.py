@@ -19,7 +19,7 @@ GRAM_F64_TOL = 1e-6     # gram squares the condition number: float64 eigh of G^T
 NS_TOL = 1e-4           # cubic Newton-Schulz, default steps, condition number <= 4
 RSVD_TOP_TOL = 1e-3     # rsvd with rank < rank(G), spectral gap >= 10x, n_iter = 2
 HALF_TOL = 2e-2         # bf16/fp16 outputs (8-bit mantissa)
-GRAM_MIXED_TOL = 1e-2   # gram's float32 path, spectral norm, at its largest accepted condition number
+GRAM_MIXED_TOL = 2e-2   # gram's float32 path, spectral norm, at its largest accepted condition number
 EXACT_KW = {"svd": {}, "gram": {}}
 ALL_KW = {"svd": {}, "gram": {}, "rsvd": {"rank": 10_000}, "newton_schulz": {}}
 
