@@ -8,6 +8,7 @@ spectrum summaries of Figure 4.
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import numpy as np
@@ -70,6 +71,19 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(f"| {r['task']} | {r['shape']} | {r['method']} | {paper} | {ours} | "
                      f"{r['reached']}/{r['seeds']} | {sec} |")
     return "\n".join(lines)
+
+
+def censored_median(epochs: list[int | None]) -> float | None:
+    """Median epochs-to-threshold over seeds, a run that never got there counted as ``+inf``.
+
+    Unlike the median over the runs that reached the threshold (``threshold_rows``), this
+    does not get better by dropping failures. ``None`` when the median itself is a failure
+    (more than half the runs never reached the threshold); ``ValueError`` on an empty list.
+    """
+    if not epochs:
+        raise ValueError("epochs must hold at least one run (an int, or None for never)")
+    value = statistics.median([math.inf if e is None else e for e in epochs])
+    return None if math.isinf(value) else float(value)
 
 
 def row(rows: list[dict], method: str, shape: str | None = None, task: str | None = None) -> dict:

@@ -115,3 +115,14 @@ def test_condition_number_and_effective_rank_laws():
     np.testing.assert_allclose(effective_rank(spectra), [49 / 21, 4.0])
     # scale invariance
     np.testing.assert_allclose(condition_numbers(3 * spectra), condition_numbers(spectra))
+
+
+def test_censored_median_counts_failures_as_infinite():
+    import pytest
+    from egd.tables import censored_median
+    assert censored_median([100, 200, None]) == 200.0       # the failure is the largest value
+    assert censored_median([100, None, None]) is None       # median is a failure
+    assert censored_median([100, 300, None, None]) is None  # (300 + inf) / 2
+    assert censored_median([50, 100, 300, None]) == 200.0
+    with pytest.raises(ValueError, match="epochs"):
+        censored_median([])
