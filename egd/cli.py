@@ -36,7 +36,7 @@ OVERRIDES = {
     "lr": float, "batch_size": int, "weight_decay": float, "width": int, "max_epochs": int,
     "threshold": float, "loss": str, "spectrum_every": int, "train_fraction": float,
     "data_seed": int, "grokfast_alpha": float, "grokfast_lamb": float, "colnorm_floor": float,
-    "n_train": int, "n_test": int, "weight_decay_mode": str, "second_operand_scale": float,
+    "n_train": int, "n_test": int, "weight_decay_mode": str, "second_operand_scale": float, "random_streams": str,
 }
 
 

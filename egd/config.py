@@ -25,7 +25,8 @@ WEIGHT_DECAY_MODES = ("loss", "decoupled")
 #: Fields added after results were committed: hashed into the key only when they differ
 #: from these values, so the keys of earlier runs stay valid.
 LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss",
-                       "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE}
+                       "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE,
+                       "random_streams": "torch"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,10 @@ class RunConfig:
     ``max_epochs``). ``spectrum_every``: record the singular values of the hidden
     layer's (untransformed) gradient at the first step of every ``spectrum_every``-th
     epoch (0: never). ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... (resolved,
-    never ``"auto"``).
+    never ``"auto"``). ``random_streams``: ``"torch"`` (ours) or, for parity only,
+    ``"numpy"``: data, secret bits and initial weights drawn as in the authors' published
+    script (numpy ``RandomState(data_seed)`` and ``RandomState(seed)``), to compare with
+    the paper's single runs; the shuffles stay ours.
     """
 
     task: str
@@ -68,6 +72,7 @@ class RunConfig:
     device: str = "cpu"
     weight_decay_mode: str = "loss"
     second_operand_scale: float = tasks.DEFAULT_SECOND_OPERAND_SCALE
+    random_streams: str = "torch"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -79,12 +84,15 @@ class RunConfig:
         """The data module of this run (not yet materialised)."""
         family, op = methods.TASKS[self.task]
         if family == "modular":
+            if self.random_streams != "torch":
+                raise ValueError(f"random_streams={self.random_streams!r} applies only to parity (the authors' "
+                                 f"parity script); must be 'torch' for task {self.task!r}")
             return tasks.ModularArithmetic(self.p, op, self.train_fraction, self.data_seed,
                                            self.second_operand_scale)
         if self.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
             raise ValueError(f"second_operand_scale applies only to modular tasks (must be "
                              f"{tasks.DEFAULT_SECOND_OPERAND_SCALE} for {self.task!r}), got {self.second_operand_scale!r}")
-        return tasks.SparseParity(self.n, self.k, self.n_train, self.n_test, self.data_seed)
+        return tasks.SparseParity(self.n, self.k, self.n_train, self.n_test, self.data_seed, self.random_streams)
 
 
 def _positive_int(name: str, value, minimum: int = 1) -> None:
@@ -196,5 +204,7 @@ def run_name(config: RunConfig) -> str:
     shape = f"p{config.p}" if config.p is not None else f"n{config.n}k{config.k}"
     if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
         shape += f"-b{config.second_operand_scale:.4g}"
+    if config.random_streams != "torch":
+        shape += f"-{config.random_streams}"
     method = config.method + (f"{config.rank}" if config.rank is not None else "")
     return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

@@ -30,6 +30,7 @@ from typing import Literal
 
 import math
 
+import numpy as np
 import torch
 
 DEFAULT_TRAIN_FRACTION = 0.5
@@ -38,6 +39,10 @@ DEFAULT_DATA_SEED = 0
 DEFAULT_SECOND_OPERAND_SCALE = 1.0
 DEFAULT_PARITY_TRAIN = 2000
 DEFAULT_PARITY_TEST = 10_000
+#: Random streams of the parity data (and, in the engine, of the initialisation): ``torch``
+#: (ours, seeded torch generators) or ``numpy`` (the draws of the authors' published script,
+#: to compare with the paper's single runs).
+RANDOM_STREAMS = ("torch", "numpy")
 MODULAR_OPS = ("add", "mul")
 
 TaskKind = Literal["multiclass", "binary"]
@@ -173,6 +178,7 @@ class SparseParity:
     n_train: int = DEFAULT_PARITY_TRAIN
     n_test: int = DEFAULT_PARITY_TEST
     seed: int = DEFAULT_DATA_SEED
+    stream: str = "torch"
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or self.n < 1:
@@ -183,13 +189,25 @@ class SparseParity:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.stream not in RANDOM_STREAMS:
+            raise ValueError(f"stream must be one of {RANDOM_STREAMS}, got {self.stream!r}")
 
     def secret(self) -> torch.Tensor:
         """The ``k`` coordinates whose product is the label, sorted, shape ``(k,)``."""
+        if self.stream == "numpy":
+            return torch.arange(self.k)
         gen = torch.Generator().manual_seed(self.seed)
         return torch.randperm(self.n, generator=gen)[: self.k].sort().values
 
     def build(self, device: torch.device | str = "cpu") -> TaskData:
+        if self.stream == "numpy":
+            # the draws of the authors' published script: one numpy RandomState, train
+            # inputs then test inputs, label = product of the first k bits
+            rs = np.random.RandomState(self.seed)
+            x_tr = torch.from_numpy(rs.choice([-1, 1], size=(self.n_train, self.n)).astype(np.float32))
+            x_te = torch.from_numpy(rs.choice([-1, 1], size=(self.n_test, self.n)).astype(np.float32))
+            return TaskData(x_tr, x_tr[:, : self.k].prod(dim=1), x_te, x_te[:, : self.k].prod(dim=1),
+                            self.n, 1, "binary").to(device)
         gen = torch.Generator().manual_seed(self.seed)
         secret = torch.randperm(self.n, generator=gen)[: self.k].sort().values
         x = torch.randint(0, 2, (self.n_train + self.n_test, self.n), generator=gen)

@@ -45,11 +45,27 @@ EVAL_CHUNK = 2048
 
 
 def build_model(config: RunConfig, data: TaskData) -> TwoLayerMLP:
-    """The paper's MLP for ``config``, initialised from ``config.seed`` on the CPU."""
+    """The paper's MLP for ``config``, initialised from ``config.seed`` on the CPU.
+
+    With ``config.random_streams == "numpy"`` the weights are the authors' script's draws:
+    ``RandomState(seed).randn`` for ``W1`` as ``(in, width)``, then ``b1``, then ``W2``, each
+    times the paper's standard deviation (same distribution as ours, other numbers).
+    """
     gen = torch.Generator().manual_seed(config.seed)
     bias_std = 0.0 if data.kind == "multiclass" else (2.0 / data.in_features) ** 0.5
-    return TwoLayerMLP(data.in_features, config.width, data.out_features,
-                       hidden_bias_std=bias_std, generator=gen)
+    model = TwoLayerMLP(data.in_features, config.width, data.out_features,
+                        hidden_bias_std=bias_std, generator=gen)
+    if config.random_streams == "numpy":
+        rs = np.random.RandomState(config.seed)
+        d, h, o = data.in_features, config.width, data.out_features
+        w1 = rs.randn(d, h) * (2.0 / d) ** 0.5
+        b1 = rs.randn(h) * bias_std
+        w2 = rs.randn(h, o) * (2.0 / h) ** 0.5
+        with torch.no_grad():
+            model.hidden.weight.copy_(torch.from_numpy(w1.T))
+            model.hidden.bias.copy_(torch.from_numpy(b1))
+            model.output.weight.copy_(torch.from_numpy(w2.T))
+    return model
 
 
 def per_example_loss(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:

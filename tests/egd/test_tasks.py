@@ -103,3 +103,35 @@ def test_taskdata_to_device_keeps_values():
     d = SparseParity(6, 2, 10, 10).build()
     e = d.to("cpu")
     assert torch.equal(d.x_train, e.x_train) and e.kind == d.kind
+
+
+def test_parity_numpy_stream_is_the_authors_draw():
+    import numpy as np
+    from egd.tasks import SparseParity
+    data = SparseParity(12, 3, n_train=40, n_test=30, seed=7, stream="numpy").build()
+    rs = np.random.RandomState(7)
+    x_tr, x_te = rs.choice([-1, 1], size=(40, 12)), rs.choice([-1, 1], size=(30, 12))  # train first, then test
+    assert np.array_equal(data.x_train.numpy(), x_tr) and np.array_equal(data.x_test.numpy(), x_te)
+    assert np.array_equal(data.y_train.numpy(), x_tr[:, 0] * x_tr[:, 1] * x_tr[:, 2])  # first k bits
+    assert SparseParity(12, 3, stream="numpy").secret().tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="stream"):
+        SparseParity(12, 3, stream="jax")
+
+
+def test_numpy_streams_initialisation_and_config_rules():
+    import numpy as np
+    from egd.config import config_key, make_config, run_name
+    from egd.train import build_model
+    config = make_config("parity", "vanilla", n=12, k=3, seed=5, width=6, random_streams="numpy")
+    model = build_model(config, config.build_task().build())
+    rs = np.random.RandomState(5)
+    w1, b1, w2 = rs.randn(12, 6) * (2 / 12) ** 0.5, rs.randn(6) * (2 / 12) ** 0.5, rs.randn(6) * (2 / 6) ** 0.5
+    np.testing.assert_allclose(model.hidden.weight.detach().numpy(), w1.T, rtol=1e-6)
+    np.testing.assert_allclose(model.hidden.bias.detach().numpy(), b1, rtol=1e-6)
+    np.testing.assert_allclose(model.output.weight.detach().numpy()[0], w2, rtol=1e-6)
+    default = make_config("parity", "vanilla", n=12, k=3, seed=5, width=6)
+    assert config_key(default) == config_key(make_config("parity", "vanilla", n=12, k=3, seed=5, width=6,
+                                                         random_streams="torch"))
+    assert config_key(config) != config_key(default) and "-numpy-" in run_name(config)
+    with pytest.raises(ValueError, match="random_streams"):
+        make_config("mod-add", "vanilla", p=5, random_streams="numpy")
