@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -26,11 +25,13 @@ from typing import Any
 import torch
 
 from . import defaults as D
+from .config import device_name
 from .transforms import orthogonalize, resolve_rtol
 
 __all__ = [
     "BENCH_SHAPES", "TRAINING_SHAPES", "METHOD_CONFIGS", "time_call", "benchmark_device",
-    "fastest_exact_method", "accuracy_vs_svd", "accuracy_sweep", "write_json_atomic", "run", "main",
+    "fastest_exact_method", "gram_step_breakdown", "accuracy_vs_svd", "accuracy_sweep", "write_json_atomic",
+    "run", "main",
 ]
 
 #: (m, n) shapes timed; the first four are the training shapes the default is chosen on.
@@ -140,6 +141,29 @@ def fastest_exact_method(records: Sequence[dict[str, Any]],
     return min(totals, key=totals.get)
 
 
+def gram_step_breakdown(G: torch.Tensor, *, repeats: int = 50, budget_s: float = 1.0) -> dict[str, float]:
+    """Median milliseconds of the pieces of one exact-EGD step by the ``gram`` method.
+
+    For a tall ``G`` of shape ``(m, n)`` (a wide one is transposed): ``gram`` (``X^T X``, an
+    ``(m, n)`` product), ``eigh`` (of the ``(n, n)`` Gram matrix, in ``G``'s dtype), ``apply``
+    (``X S`` with ``S = (X^T X)^(-1/2)``, an ``(m, n)`` product), ``polish`` (the Newton-Schulz
+    step, two ``(m, n)`` products) and ``orthogonalize`` (the whole call, for comparison).
+    """
+    X = G.mT if G.shape[-2] < G.shape[-1] else G
+    M = X.mT @ X
+    S = torch.linalg.eigh(M).eigenvectors
+    Y = X @ S
+    pieces: dict[str, Callable[[], Any]] = {
+        "gram": lambda: X.mT @ X,
+        "eigh": lambda: torch.linalg.eigh(M),
+        "apply": lambda: X @ S,
+        "polish": lambda: Y @ (Y.mT @ Y),
+        "orthogonalize": lambda: orthogonalize(G, method="gram", check_finite=False),
+    }
+    return {name: 1e3 * statistics.median(time_call(fn, device=G.device, repeats=repeats, budget_s=budget_s))
+            for name, fn in pieces.items()}
+
+
 def accuracy_vs_svd(G: torch.Tensor, **kwargs: Any) -> dict[str, float]:
     """How far ``orthogonalize(G, **kwargs)`` is from the exact ``U V^T`` (float64 SVD with
     the same pseudo-inverse tolerance).
@@ -177,12 +201,6 @@ def accuracy_sweep(G: torch.Tensor, *, ranks: Sequence[int], ns_steps: Sequence[
             rows.append({"method": name, "param": "ns_steps", "value": int(k), **acc})
     rows.append({"method": "gram", "param": None, "value": None, **accuracy_vs_svd(G, method="gram")})
     return rows
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:

@@ -4,6 +4,7 @@
     egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
     egd-grok report --results results
     egd-grok bench
+    egd-grok reproduce modular --dry-run
 
 Task and method choices come from :data:`egd.methods.TASKS` and
 :data:`egd.methods.METHODS`, the registries the engine dispatches on. Every
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +28,7 @@ from pathlib import Path
 import torch
 
 from . import methods
-from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PATIENCE, make_config
+from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PATIENCE, make_config, run_name
 from .results import load_runs
 
 DEFAULT_OUT = "results"
@@ -171,6 +173,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from . import experiments
+    from .config import resolve_device
+    from .results import find_run
+    from .train import train
+
+    configs, default_dir = experiments.run_set(args.runs, args.profile, resolve_device(args.device))
+    out = args.out or default_dir
+    finished = [find_run(c, out) is not None for c in configs]
+    print(f"reproduce {args.runs} ({args.profile}): {len(configs)} runs, {sum(finished)} finished, results in {out}")
+    if args.dry_run:
+        for config, done in zip(configs, finished):
+            print(f"  {'finished' if done else 'to train'}  {run_name(config)}")
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for config in configs:
+        result = train(config, out_dir=out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+        print(_summary_line(result), flush=True)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench_epoch import run_benchmark
 
@@ -179,7 +203,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import bench_epoch
+    from . import bench_epoch, experiments
 
     parser = argparse.ArgumentParser(prog="egd-grok", description="Egalitarian Gradient Descent: grokking runs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_report = sub.add_parser("report", help="epochs/seconds to threshold from result files")
     p_report.add_argument("--results", default=DEFAULT_OUT)
     p_report.set_defaults(func=cmd_report)
+
+    p_rep = sub.add_parser("reproduce", help="train (or find finished) the runs behind a book chapter")
+    p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS),
+                       help="modular: Tables 2-3; parity: Table 4; parity-authors: Table 4 on the authors' "
+                            "draws; gpu-comparison: Table 2 at p=97 on a CUDA device")
+    p_rep.add_argument("--profile", default=os.environ.get("EGD_PROFILE", "quick"), choices=experiments.PROFILES)
+    p_rep.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
+    p_rep.add_argument("--out", default=None, help="results directory (default: the one the book reads)")
+    p_rep.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY)
+    p_rep.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p_rep.add_argument("--no-progress", action="store_true")
+    p_rep.add_argument("--dry-run", action="store_true", help="list the runs and which are finished; train nothing")
+    p_rep.set_defaults(func=cmd_reproduce)
 
     p_bench = sub.add_parser("bench", help="ms per epoch, vanilla vs EGD")
     p_bench.add_argument("--task", default="mod-add", choices=("mod-add", "mod-mul"))

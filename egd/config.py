@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import platform
 from dataclasses import dataclass
 
 import torch
@@ -144,6 +145,24 @@ def _validate(c: RunConfig) -> None:
     if c.device == "auto":
         raise ValueError("device must be resolved before building a RunConfig (use resolve_device('auto'))")
     torch.device(c.device)  # raises on malformed device strings
+
+
+def device_name(device: torch.device | str) -> str:
+    """The hardware's name as result files record it: the GPU's name, or the CPU's model name.
+
+    On Linux the CPU's name is ``model name`` of ``/proc/cpuinfo`` (``platform.processor()``
+    is often empty or just ``x86_64``); elsewhere whatever :mod:`platform` knows.
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            name = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return name
 
 
 def resolve_device(device: str) -> str:

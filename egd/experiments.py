@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from .config import RunConfig, make_config
-from .results import RunResult
+from .results import RunResult, find_run
 from .train import train
 
 #: Committed results live at the repository root.
@@ -112,6 +112,49 @@ def parity_authors_configs(profile: str, device: str = "cpu") -> list[RunConfig]
                                        data_seed=AUTHORS_DATA_SEED, random_streams="numpy", patience=PATIENCE,
                                        spectrum_every=SPECTRUM_EVERY.get(m, SPECTRUM_EVERY_DEFAULT), **lr))
     return configs
+
+
+#: The GPU comparison of the modular chapter: Table 2's p = 97 runs of these methods,
+#: trained on a CUDA device and committed under ``results/gpu/`` (``bash
+#: benchmarks/gpu_session.sh`` on a GPU machine); the chapter labels them by device name.
+GPU_COMPARISON_METHODS = (("vanilla", None), ("egd-svd", None), ("egd-rsvd", 128), ("colnorm", None))
+GPU_RESULTS_DIR = RESULTS_DIR / "gpu"
+
+
+def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
+    """Modular addition at p = 97, :data:`GPU_COMPARISON_METHODS` x :data:`QUICK_SEEDS`, on ``device``.
+
+    ``device`` must be a CUDA device: the point of these runs is the GPU's wall time.
+    Building the configs needs no GPU (the chapter looks their files up on any machine).
+    """
+    if not str(device).startswith("cuda"):
+        raise ValueError(f"device must be a CUDA device ('cuda' or 'cuda:N') for the GPU comparison, got {device!r}")
+    return [modular_config("mod-add", 97, m, r, s, device) for m, r in GPU_COMPARISON_METHODS for s in QUICK_SEEDS]
+
+
+#: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), results dir).
+RUN_SETS = {
+    "modular": (lambda profile, device: modular_configs("mod-add", profile, device)
+                + modular_configs("mod-mul", profile, device), RESULTS_DIR),
+    "parity": (parity_configs, RESULTS_DIR),
+    "parity-authors": (parity_authors_configs, RESULTS_DIR),
+    "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_RESULTS_DIR),
+}
+
+
+def run_set(name: str, profile: str = "quick", device: str = "cpu") -> tuple[list[RunConfig], Path]:
+    """The configs of the named set (:data:`RUN_SETS`) and the directory the book reads them from."""
+    if name not in RUN_SETS:
+        raise ValueError(f"run set must be one of {sorted(RUN_SETS)}, got {name!r}")
+    _check_profile(profile)
+    build, results_dir = RUN_SETS[name]
+    return build(profile, device), results_dir
+
+
+def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike = RESULTS_DIR) -> list[RunResult]:
+    """The finished runs among ``configs``, found by key in ``results_dir``; nothing is trained."""
+    found = (find_run(c, results_dir) for c in configs)
+    return [r for r in found if r is not None]
 
 
 def run_or_load(configs: list[RunConfig], results_dir: str | os.PathLike = RESULTS_DIR,

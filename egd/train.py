@@ -33,7 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from . import methods
-from .config import DEFAULT_CHECKPOINT_EVERY, RunConfig, config_key
+from .config import DEFAULT_CHECKPOINT_EVERY, RunConfig, config_key, device_name
 from .models import TwoLayerMLP
 from .results import (HISTORY_DTYPES, RunResult, checkpoint_path, find_run, load_checkpoint,
                       save_checkpoint, save_run)
@@ -103,15 +103,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
 def environment(device: str) -> dict:
     """What produced the numbers: torch, device name, threads, git commit."""
     dev = torch.device(device)
-    if dev.type == "cuda":
-        name = torch.cuda.get_device_name(dev)
-    else:
-        name = platform.processor() or platform.machine()
-        try:
-            with open("/proc/cpuinfo") as fh:
-                name = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-        except (OSError, StopIteration):
-            pass
+    name = device_name(dev)
     package_dir = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -89,3 +90,11 @@ def test_committed_cpu_benchmark_supports_the_cpu_default():
     assert doc["fastest_exact_method"] == bench.fastest_exact_method(doc["records"])
     assert D.DEFAULT_METHOD_BY_DEVICE["cpu"] == doc["fastest_exact_method"]
     assert egd.defaults.default_method("cpu") in D.EXACT_METHODS
+
+
+@pytest.mark.parametrize("shape", [(48, 20), (20, 48)])
+def test_gram_step_breakdown_times_every_piece(shape):
+    G = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    pieces = bench.gram_step_breakdown(G, repeats=2, budget_s=0.1)
+    assert list(pieces) == ["gram", "eigh", "apply", "polish", "orthogonalize"]
+    assert all(np.isfinite(ms) and ms > 0 for ms in pieces.values())

@@ -1,0 +1,67 @@
+"""The book's run sets: the GPU comparison, named sets for ``egd-grok reproduce``, load-only lookup."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from egd import cli, experiments
+from egd.config import config_key, make_config
+from egd.train import train
+
+torch.set_num_threads(1)
+
+
+def test_gpu_comparison_is_the_p97_chapter_runs_moved_to_cuda():
+    gpu = experiments.gpu_comparison_configs()
+    assert len(gpu) == len(experiments.GPU_COMPARISON_METHODS) * len(experiments.QUICK_SEEDS)
+    assert {c.device for c in gpu} == {"cuda"}
+    assert {(c.method, c.rank) for c in gpu} == set(experiments.GPU_COMPARISON_METHODS)
+    cpu = {(c.method, c.rank, c.seed): c for c in experiments.modular_configs("mod-add", "quick")}
+    for c in gpu:
+        twin = cpu[(c.method, c.rank, c.seed)]
+        # same hyper-parameters as the CPU table, different key: the files never collide
+        assert dataclasses.replace(c, device="cpu") == twin
+        assert config_key(c) != config_key(twin)
+
+
+def test_gpu_comparison_rejects_a_cpu_device():
+    with pytest.raises(ValueError, match="device must be a CUDA device"):
+        experiments.gpu_comparison_configs("cpu")
+
+
+def test_run_sets_name_their_configs_and_directory():
+    configs, where = experiments.run_set("modular")
+    assert where == experiments.RESULTS_DIR
+    assert {c.task for c in configs} == {"mod-add", "mod-mul"}
+    assert experiments.run_set("gpu-comparison", device="cuda")[1] == experiments.GPU_RESULTS_DIR
+    with pytest.raises(ValueError, match="run set must be one of"):
+        experiments.run_set("tables")
+    with pytest.raises(ValueError, match="profile must be one of"):
+        experiments.run_set("parity", profile="huge")
+
+
+def test_load_finished_finds_only_finished_runs_and_trains_nothing(tmp_path):
+    done = make_config("mod-add", "vanilla", preset="smoke", p=23, max_epochs=3, patience=None)
+    missing = dataclasses.replace(done, seed=1)
+    trained = train(done, out_dir=tmp_path)
+    found = experiments.load_finished([done, missing], tmp_path)
+    assert len(found) == 1 and found[0].config == done
+    np.testing.assert_array_equal(found[0].test_acc, trained.test_acc)
+    assert len(list(tmp_path.glob("*.json"))) == 1  # the missing run was not trained
+
+
+def test_reproduce_dry_run_lists_the_gpu_runs(tmp_path, capsys):
+    assert cli.main(["reproduce", "gpu-comparison", "--device", "cuda", "--dry-run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "12 runs, 0 finished" in out
+    assert out.count("to train") == 12 and "mod-add-p97-egd-rsvd128-s2-" in out
+    assert not list(tmp_path.iterdir())
+
+
+def test_reproduce_gpu_comparison_on_cpu_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "gpu-comparison", "--device", "cpu", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "device must be a CUDA device" in capsys.readouterr().err
