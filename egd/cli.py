@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import statistics
 import subprocess
@@ -27,9 +28,10 @@ from pathlib import Path
 
 import torch
 
-from . import methods
+from . import methods, tasks
 from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PATIENCE, make_config, run_name
 from .results import load_runs
+from .tables import censored_median
 
 DEFAULT_OUT = "results"
 
@@ -134,22 +136,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return max(codes, default=0)
 
 
+def _variant_label(config) -> str:
+    """The method as the report names it: rank, and the knobs that make a different experiment."""
+    parts = [config.method + (f" r={config.rank}" if config.rank else "")]
+    if config.weight_decay_mode != "loss":
+        parts.append("decoupled-wd")
+    if config.random_streams != "torch":
+        parts.append(f"{config.random_streams}-streams")
+    if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
+        parts.append(f"b={config.second_operand_scale:g}")
+    return " ".join(parts)
+
+
 def report_rows(results_dir: str) -> list[dict]:
-    """One row per (task, shape, method, rank, device type): seeds, median/min/max epochs and seconds."""
+    """One row per group of runs whose configs differ only in the seed (device index ignored):
+    seeds, median/min/max epochs and seconds to the threshold over the runs that reached it,
+    and ``epochs_median_all``, the median over every seed with a failure counted as +inf."""
     groups: dict[tuple, list] = {}
     for run in load_runs(results_dir):
         c = run.config
         shape = f"p={c.p}" if c.p is not None else f"n={c.n},k={c.k}"
-        method = c.method + (f" r={c.rank}" if c.rank else "") + (" decoupled-wd" if c.weight_decay_mode != "loss" else "")
-        key = (c.task, shape, method, torch.device(c.device).type)
+        device = torch.device(c.device).type
+        rest = {k: v for k, v in c.to_dict().items() if k not in ("seed", "device")}
+        key = (c.task, shape, _variant_label(c), device, json.dumps(rest, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
     rows = []
-    for (task, shape, method, device), runs in sorted(groups.items()):
+    for (task, shape, method, device, _), runs in sorted(groups.items()):
         epochs = [r.epochs_to_threshold for r in runs if r.epochs_to_threshold is not None]
         seconds = [r.seconds_to_threshold for r in runs if r.seconds_to_threshold is not None]
         rows.append(dict(task=task, shape=shape, method=method, device=device, seeds=len(runs),
                          reached=len(epochs),
                          epochs_median=statistics.median(epochs) if epochs else None,
+                         epochs_median_all=censored_median([r.epochs_to_threshold for r in runs]),
                          epochs_min=min(epochs) if epochs else None, epochs_max=max(epochs) if epochs else None,
                          seconds_median=statistics.median(seconds) if seconds else None))
     return rows
@@ -160,16 +178,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no finished runs in {args.results}")
         return 1
-    header = f"{'task':<8} {'shape':<12} {'method':<18} {'dev':<5} {'seeds':>5} {'reached':>7} " \
-             f"{'epochs med [min-max]':>24} {'s med':>8}"
+    width = max(len("method"), *(len(r["method"]) for r in rows))
+    header = f"{'task':<8} {'shape':<12} {'method':<{width}} {'dev':<5} {'seeds':>5} {'reached':>7} " \
+             f"{'epochs med [min-max]':>24} {'all seeds':>9} {'s med':>8}"
     print(header)
     print("-" * len(header))
     for r in rows:
         ep = (f"{r['epochs_median']:g} [{r['epochs_min']}-{r['epochs_max']}]" if r["epochs_median"] is not None
               else "never")
+        every = "never" if r["epochs_median_all"] is None else f"{r['epochs_median_all']:g}"
         sec = f"{r['seconds_median']:.1f}" if r["seconds_median"] is not None else "-"
-        print(f"{r['task']:<8} {r['shape']:<12} {r['method']:<18} {r['device']:<5} {r['seeds']:>5} "
-              f"{r['reached']:>7} {ep:>24} {sec:>8}")
+        print(f"{r['task']:<8} {r['shape']:<12} {r['method']:<{width}} {r['device']:<5} {r['seeds']:>5} "
+              f"{r['reached']:>7} {ep:>24} {every:>9} {sec:>8}")
+    print("epochs med [min-max]: over the seeds that reached the threshold; "
+          "all seeds: median with a seed that never did counted as +inf")
     return 0
 
 

@@ -110,3 +110,25 @@ def test_bench_prints_times_and_ratio(capsys):
     cli.main(["bench", "--p", "37", "--methods", "egd-svd", "--repeats", "1", "--epochs", "1", "--threads", "1"])
     out = capsys.readouterr().out
     assert "vanilla" in out and "egd-svd" in out and "ratio to vanilla" in out
+
+
+def test_report_keeps_variants_apart_and_counts_failures(tmp_path, capsys):
+    base = ["--task", "parity", "--method", "vanilla", "--n", "8", "--k", "2", "--out", str(tmp_path),
+            "--preset", "smoke", "--max-epochs", "2", "--no-progress", "--device", "cpu"]
+    for extra in (["--seed", "0", "--threshold", "0.01"], ["--seed", "1", "--threshold", "0.01"],
+                  ["--seed", "0", "--threshold", "0.01", "--random-streams", "numpy"],
+                  ["--seed", "0", "--threshold", "0.01", "--weight-decay-mode", "decoupled"],
+                  ["--seed", "0", "--threshold", "1.0"], ["--seed", "1", "--threshold", "1.0"]):
+        assert cli.main(["train"] + base + extra) == 0
+    rows = cli.report_rows(str(tmp_path))
+    by_label = {}
+    for r in rows:
+        by_label.setdefault(r["method"], []).append(r)
+    assert set(by_label) == {"vanilla", "vanilla numpy-streams", "vanilla decoupled-wd"}
+    # the two thresholds are two experiments: same label, separate rows
+    assert sorted(r["seeds"] for r in by_label["vanilla"]) == [2, 2]
+    never = next(r for r in by_label["vanilla"] if r["reached"] == 0)
+    assert never["epochs_median"] is None and never["epochs_median_all"] is None
+    capsys.readouterr()
+    assert cli.main(["report", "--results", str(tmp_path)]) == 0
+    assert "vanilla numpy-streams" in capsys.readouterr().out
