@@ -151,7 +151,7 @@ def gram_step_breakdown(G: torch.Tensor, *, repeats: int = 50, budget_s: float =
     """
     X = G.mT if G.shape[-2] < G.shape[-1] else G
     M = X.mT @ X
-    S = torch.linalg.eigh(M).eigenvectors
+    S = torch.linalg.eigh(M).eigenvectors  # any (n, n) matrix: a product's cost does not depend on it
     Y = X @ S
     pieces: dict[str, Callable[[], Any]] = {
         "gram": lambda: X.mT @ X,
