@@ -81,6 +81,10 @@ def _check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X must be finite, got NaN or infinite entries")
+    if not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError("y must hold labels -1 or +1")
     return X, y
 
 
@@ -254,14 +258,27 @@ def train_trajectory(
 
 
 def misclassification_rate(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Test error ``mean(sign(X w) != y)`` for each row ``w`` of ``W`` (K, 2) -> (K,).
+    """Test error ``mean(sign(x^T w) != y)`` for each row ``w`` of ``W`` (K, 2) -> (K,).
 
     Point ``i`` is misclassified by ``w`` iff ``y_i x_i^T w < 0``, i.e. iff the angle of
     ``w`` lies in the open half-circle ``(delta_i, delta_i + pi)`` with
     ``delta_i = angle(y_i x_i) + pi/2``. Sorting the ``delta_i`` once turns each
-    evaluation into two binary searches: exact, O((n + K) log n). Ties
-    (``x_i^T w = 0``) have probability zero for continuous data and are not counted;
-    ``w = 0`` predicts 0 for every point and gets error 1.
+    evaluation into two binary searches: exact, O((n + K) log n).
+
+    Semantics (decided once, tested):
+
+    * The classifier is ``sign(x^T w)`` for the exact real vector ``w``, so the error
+      depends on ``w`` only through its direction. A nonzero ``w`` whose floating-point
+      scores ``X @ w`` would underflow to 0 (a subnormal weight such as
+      ``(0, 5e-324)``) classifies exactly like ``w / |w|``: scale never matters.
+    * Ties (``x_i^T w = 0`` exactly) have probability zero for continuous data and are
+      not counted as errors.
+    * ``w = 0`` predicts 0 for every point and gets error 1.
+    * A row with a NaN or infinite entry (a diverged trajectory) gets error NaN, never
+      a number that looks like a valid classifier's.
+
+    Raises ``ValueError`` when ``W`` is not (K, 2) or ``X``, ``y`` are malformed or not
+    finite.
     """
     X, y = _check_data(X, y)
     W = np.atleast_2d(np.asarray(W, dtype=float))
@@ -269,7 +286,10 @@ def misclassification_rate(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.nd
         raise ValueError(f"W must have shape (K, 2), got {W.shape}")
     n = X.shape[0]
     delta = np.sort(np.mod(np.arctan2(y * X[:, 1], y * X[:, 0]) + math.pi / 2, TWO_PI))
+    finite = np.all(np.isfinite(W), axis=1)
+    # arctan2 depends on the direction only, so subnormal rows need no rescaling
     alpha = np.mod(np.arctan2(W[:, 1], W[:, 0]), TWO_PI)
+    alpha = np.where(finite, alpha, 0.0)
     # count delta in the circular open interval (alpha - pi, alpha)
     below = np.searchsorted(delta, alpha, side="left")  # delta < alpha
     low = alpha - math.pi
@@ -280,4 +300,5 @@ def misclassification_rate(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.nd
         below - np.searchsorted(delta, low, side="right"),  # alpha - pi < delta < alpha
     )
     error = count / n
-    return np.where(np.all(W == 0.0, axis=1), 1.0, error)
+    error = np.where(np.all(W == 0.0, axis=1), 1.0, error)
+    return np.where(finite, error, np.nan)

@@ -47,13 +47,13 @@ def test_cli_writes_json_atomically(tmp_path):
     threads = torch.get_num_threads()
     try:
         assert bench.main(["--out-dir", str(tmp_path), "--shapes", "6x4", "3x7", "--repeats", "1", "--budget-s", "0",
-                           "--threads", "1"]) == 0
-        assert torch.get_num_threads() == 1
+                           "--threads", "2"]) == 0
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
     doc = json.loads((tmp_path / "transforms_cpu.json").read_text())
     assert doc["device"] == "cpu" and doc["torch_version"] == torch.__version__ and doc["device_name"]
-    assert doc["default_chosen_on"] == [[6, 4], [3, 7]] and doc["num_threads"] == 1
+    assert doc["default_chosen_on"] == [[6, 4], [3, 7]] and doc["num_threads"] == 2
     assert {r["label"] for r in doc["records"]} == {"svd", "gram", "newton_schulz", "newton_schulz_muon5"}
     assert [p.name for p in tmp_path.iterdir()] == ["transforms_cpu.json"]  # no temporary left behind
     with pytest.raises(SystemExit):

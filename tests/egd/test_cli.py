@@ -6,7 +6,6 @@ import torch
 from egd import cli, methods
 from egd.config import make_config
 
-torch.set_num_threads(1)
 TINY = ["--preset", "smoke", "--p", "23", "--max-epochs", "3", "--device", "cpu", "--no-progress", "--threads", "1"]
 
 

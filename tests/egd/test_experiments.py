@@ -10,7 +10,6 @@ from egd import cli, experiments
 from egd.config import config_key, make_config
 from egd.train import train
 
-torch.set_num_threads(1)
 
 
 def test_gpu_comparison_is_the_p97_chapter_runs_moved_to_cuda():

@@ -11,7 +11,6 @@ from egd.config import config_key, make_config, run_name
 from egd.results import HISTORY_DTYPES, RunResult, find_run, load_run, load_runs, save_run
 from egd.train import train
 
-torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]
 
 

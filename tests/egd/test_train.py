@@ -23,7 +23,6 @@ from egd.train import build_model, evaluate, fit, result_from_state, train
 # by up to eps32 * cond(G)^2 (a few 1e-6 here, well below what a wrong step would give)
 STEP_ATOL = 1e-5
 # one thread: the CPU is shared, and oversubscribed OpenMP threads only slow tiny problems down
-torch.set_num_threads(1)
 METRIC_KEYS = ("train_correct", "test_correct", "train_loss", "test_loss", "hidden_norm", "output_norm",
                "transform_active")
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from toymodel.sampling import sample_shift_test, sample_train
@@ -128,18 +128,57 @@ def test_zero_steps(train):
 
 
 def brute_force_error(W, X, y):
-    return np.mean(np.sign(X @ np.atleast_2d(W).T) != y[:, None], axis=0)
+    """sign(X w) != y, point by point, with each nonzero row of W rescaled by an exact
+    power of two to max |w_j| in [0.5, 1): the direction is kept bit for bit, and the
+    scores of a subnormal w no longer underflow (the documented semantics)."""
+    W = np.atleast_2d(np.asarray(W, dtype=float))
+    _, exponent = np.frexp(np.max(np.abs(W), axis=1))
+    W = np.ldexp(W, -exponent[:, None])
+    error = np.mean(np.sign(X @ W.T) != y[:, None], axis=0)
+    return np.where(np.all(W == 0, axis=1), 1.0, error)
+
+
+def random_points(seed, n=500):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2)) * np.array([1.0, 0.3])
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    return X, y
 
 
 @settings(max_examples=60, deadline=None)
 @given(w1=st.floats(-5, 5), w2=st.floats(-5, 5), seed=st.integers(0, 2**16))
+@example(w1=0.0, w2=5e-324, seed=0)  # found by a random run: X @ w underflows to 0
+@example(w1=-5e-324, w2=5e-324, seed=1)
+@example(w1=2.2e-308, w2=-1e-310, seed=2)
 def test_misclassification_rate_equals_brute_force(w1, w2, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((500, 2)) * np.array([1.0, 0.3])
-    y = np.where(rng.random(500) < 0.5, -1.0, 1.0)
+    X, y = random_points(seed)
     W = np.array([[w1, w2], [-w1, w2], [w2, -w1]])
-    expected = np.where(np.all(W == 0, axis=1), 1.0, brute_force_error(W, X, y))
-    np.testing.assert_array_equal(misclassification_rate(W, X, y), expected)
+    np.testing.assert_array_equal(misclassification_rate(W, X, y), brute_force_error(W, X, y))
+
+
+def test_subnormal_weight_classifies_like_its_direction():
+    # the example from a failing CI run, kept explicitly: seed 0, w = (0, 5e-324)
+    X, y = random_points(0)
+    tiny = misclassification_rate([[0.0, 5e-324], [-0.0, 5e-324], [5e-324, -0.0]], X, y)
+    unit = misclassification_rate([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]], X, y)
+    np.testing.assert_array_equal(tiny, unit)
+    assert np.all(tiny < 0.9)  # underflowed scores would have given ~0.96 (every point a tie)
+
+
+def test_non_finite_weights_give_nan_not_a_perfect_score():
+    X, y = random_points(3)
+    W = np.array([[np.nan, np.nan], [np.inf, 0.0], [1.0, -np.inf], [1.0, 0.0]])
+    error = misclassification_rate(W, X, y)
+    assert np.all(np.isnan(error[:3]))
+    assert np.isfinite(error[3])
+
+
+def test_a_diverged_trajectory_is_scored_nan():
+    X, y = sample_train(2_000, eps=0.01, s=1.0, seed=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        W = train_trajectory(X, y, u=(0, 3), eta=100.0, steps=400)
+    Xt, yt = sample_shift_test(2_000, eps=0.01, theta=math.pi / 4, seed=1)
+    assert np.isnan(misclassification_rate(W[-1], Xt, yt)[0])
 
 
 def test_misclassification_rate_on_the_shift_test_set():
