@@ -32,8 +32,8 @@ trap 'mkdir -p results/gpu; tar -cf "$OUT/results_gpu.tar" results/gpu; echo "wr
     "$PY" -c 'import torch; print("torch", torch.__version__, "on", torch.cuda.get_device_name())'
     "$PY" -m pytest -q -p no:cacheprovider tests/egd/test_train.py tests/egd/test_optim.py tests/egd/test_transforms.py
     "$PY" -m egd.bench --devices cuda --out-dir "$OUT"
-    "$PY" -m egd.bench_epoch --device cuda --methods vanilla egd-svd egd-gram egd-rsvd colnorm --out "$OUT/epoch_cuda.json"
+    "$PY" -m egd.bench.epoch --device cuda --methods vanilla egd-svd egd-gram egd-rsvd colnorm --out "$OUT/epoch_cuda.json"
     # RUNS_TIME_LIMIT_S (default 0: none) stops the runs in time for the tar on a machine lent
     # for a fixed time; interrupted runs resume from their checkpoints on the next call
-    timeout "${RUNS_TIME_LIMIT_S:-0}" "$PY" -m egd.cli reproduce gpu-comparison --device cuda --no-progress
+    timeout "${RUNS_TIME_LIMIT_S:-0}" "$PY" -m egd.grokking.cli reproduce gpu-comparison --device cuda --no-progress
 } 2>&1 | tee "$OUT/log.txt"

@@ -55,7 +55,9 @@ def select_params(
         for pattern in [names] if isinstance(names, str) else (names or []):
             hits = [p for n, p in named if fnmatch.fnmatchcase(n, pattern)]
             if not hits:
-                raise ValueError(f"names pattern {pattern!r} matches no parameter of the model; names are e.g. {[n for n, _ in named[:5]]}")
+                examples = [n for n, _ in named[:5]]
+                raise ValueError(f"names pattern {pattern!r} matches no parameter of the model; "
+                                 f"names are e.g. {examples}")
             chosen.update(id(p) for p in hits)
         for m in modules or []:
             if isinstance(m, type) and issubclass(m, nn.Module):

@@ -82,11 +82,13 @@ def ns_schedule(
         raise ValueError(f"ns_steps must be an int >= 1, got {ns_steps!r}")
     coeffs = list(ns_coefficients) if isinstance(ns_coefficients, Sequence) else None
     if not coeffs:
-        raise ValueError(f"ns_coefficients must be a triple (a, b, c) or a non-empty list of triples, got {ns_coefficients!r}")
+        raise ValueError("ns_coefficients must be a triple (a, b, c) or a non-empty list of triples, "
+                         f"got {ns_coefficients!r}")
     triples = [coeffs] if all(isinstance(c, (int, float)) for c in coeffs) else coeffs
     out = []
     for t in triples:
-        if not (isinstance(t, Sequence) and len(t) == 3 and all(isinstance(c, (int, float)) and math.isfinite(c) for c in t)):
+        finite_numbers = isinstance(t, Sequence) and all(isinstance(c, (int, float)) and math.isfinite(c) for c in t)
+        if not (finite_numbers and len(t) == 3):
             raise ValueError(f"ns_coefficients must hold finite triples (a, b, c), got {t!r}")
         out.append((float(t[0]), float(t[1]), float(t[2])))
     return [out[min(i, len(out) - 1)] for i in range(ns_steps)]

@@ -5,7 +5,8 @@ import random
 
 import numpy as np
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_ci_profile_is_derandomized():

@@ -4,7 +4,9 @@ The notebooks run through jupyter-cache into the *book's* cache
 (``book/_build/.jupyter_cache``), with the same MyST reader the book uses, so a later
 ``make book`` finds every notebook already executed (cache hit) and CI executes each
 notebook once. A notebook whose code is unchanged since its last successful run is a
-cache hit here too; delete ``book/_build`` (``make clean``) to force re-execution.
+cache hit here too, unless the package code it imports changed since
+(``tools/notebook_cache.py`` drops those entries first); delete ``book/_build``
+(``make clean``) to force re-execution of everything.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ NOTEBOOKS = REPO / "notebooks"
 CACHE_PATH = BOOK / "_build" / ".jupyter_cache"
 MYST_READER = {"name": "myst_nb_md", "type": "plugin"}
 NOTEBOOK_TIMEOUT_S = 1800
+
+
+@pytest.fixture(scope="session")
+def fresh_cache():
+    """Drop cached executions made with other package code, once per session."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebook_cache", REPO / "tools" / "notebook_cache.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.invalidate_stale(CACHE_PATH)
+    return CACHE_PATH
 
 
 def toc_notebooks() -> list[str]:
@@ -48,7 +62,7 @@ def test_notebooks_are_text_notebooks_with_one_title():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", toc_notebooks())
-def test_notebook_executes_in_quick_profile(name, monkeypatch):
+def test_notebook_executes_in_quick_profile(name, monkeypatch, fresh_cache):
     from jupyter_cache import get_cache
     from jupyter_cache.executors import load_executor
 

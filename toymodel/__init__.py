@@ -1,5 +1,6 @@
 """toymodel — part of egd-grokking."""
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("egd-grokking")
@@ -7,11 +8,14 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 # analytic theory (issue 3): sympy derivations in .symbolic, numerics below
-from . import symbolic  # noqa: E402
-from .error import test_error, test_error_curve  # noqa: E402
-from .iterates import mean_trajectory  # noqa: E402
-from .plateau import plateau_length, plateau_ratio  # noqa: E402
-from .same_distribution import (  # noqa: E402
+from . import (
+    experiments,
+    symbolic,
+)
+from .error import test_error, test_error_curve
+from .iterates import mean_trajectory
+from .plateau import plateau_length, plateau_ratio
+from .same_distribution import (
     A3Moments,
     equi_matrix_power,
     equi_plateau_bounds,
@@ -21,12 +25,11 @@ from .same_distribution import (  # noqa: E402
     has_plateau,
     moments,
 )
-from .train_moments import truncated_moments  # noqa: E402
 
 # finite-sample simulation (issue 4): exact samplers, finite-n optimisers, experiments
-from .sampling import sample_equi, sample_shift_test, sample_train  # noqa: E402
-from .simulate import misclassification_rate, sufficient_statistics, train_trajectory  # noqa: E402
-from . import experiments  # noqa: E402
+from .sampling import sample_equi, sample_shift_test, sample_train
+from .simulate import misclassification_rate, sufficient_statistics, train_trajectory
+from .train_moments import truncated_moments
 
 __all__ = [
     "__version__",

@@ -79,7 +79,7 @@ def _quad(eps, theta, sign):
     for idx in np.ndindex(np.shape(eps)):
         e, th = float(eps[idx]), float(theta[idx])
         kap = sign * (math.cos(th) / math.sin(th)) / math.sqrt(e) if th < math.pi else -sign * math.inf
-        phi = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+        phi = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
 
         def Phi(x):
             return special.ndtr(x)
@@ -195,7 +195,8 @@ def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
     shape = np.broadcast_shapes(r.shape[:-1], u.shape[:-1], theta.shape)
     if regime == "leading":
         T = np.abs(mom.w_star[..., 0]) * np.abs(np.tan(theta))
-        return np.broadcast_to(np.log(np.abs(u[..., 1] - mom.w_star[..., 1]) / T) / (cf * eta * mom.eigenvalues[..., 0]),
+        log_ratio = np.log(np.abs(u[..., 1] - mom.w_star[..., 1]) / T)
+        return np.broadcast_to(log_ratio / (cf * eta * mom.eigenvalues[..., 0]),
                                shape).copy()
     eps_b = np.broadcast_to(eps, shape)
     th_b = np.broadcast_to(theta, shape)

@@ -28,7 +28,7 @@ Appendix A.3 (same train/test wedge distribution)
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -64,7 +64,7 @@ def _normal_pdf(x):
     return sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def moment_integrals() -> dict:
     """m1, m2 of the train marginal (Eq. 5) by integrating the density phi(t)/(2 Q(s)) on |t| >= s.
 
@@ -163,7 +163,7 @@ def recursion_residual(method: str = "gd", convention: str = "half") -> sp.Matri
     return sp.Matrix.vstack(fixed_point, step, start)
 
 
-@lru_cache(maxsize=None)
+@cache
 def threshold_inequality() -> dict:
     """Where Eq. (7) leaves its plateau: E < 1  <=>  r_k > r.
 
@@ -217,7 +217,7 @@ def k_star_paper_egd(convention: str = "half", tau_formula: str = "derived") -> 
     return sp.log(tau(tau_formula)) / sp.log(1 / a)
 
 
-@lru_cache(maxsize=None)
+@cache
 def egd_two_cycle() -> dict:
     """EGD proper on the toy: w <- w - eta g/||g||, g = (m2 delta, eps nu) (either convention:
     the factor 2 cancels in g/||g||).
@@ -253,7 +253,7 @@ def egd_two_cycle() -> dict:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def a3_closed_form_moments() -> dict:
     """Appendix A.3 moments from the whitened polar form.
 
@@ -285,7 +285,7 @@ def a3_closed_form_moments() -> dict:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def a3_sigma_leading_order() -> dict:
     """Sigma/eps as eps -> 0 at fixed theta in (0, pi/2), and its eigenvalues.
 

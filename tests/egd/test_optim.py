@@ -199,9 +199,11 @@ def test_enabled_flag_and_algorithm_1_switch_off():
 def test_hook_and_apply_match_the_wrapper_with_every_option_threaded():
     opts = dict(method="rsvd", rank=5, n_iter=1, oversampling=2, rtol=1e-3, check_finite=False)
     models = [mlp(), mlp(), mlp()]
-    wrapped = egd.EGD(torch.optim.SGD(models[0].parameters(), lr=0.3), generator=torch.Generator().manual_seed(4), **opts)
+    wrapped = egd.EGD(torch.optim.SGD(models[0].parameters(), lr=0.3), generator=torch.Generator().manual_seed(4),
+                      **opts)
     hooked_opt = torch.optim.SGD(models[1].parameters(), lr=0.3)
     hook = egd.attach(hooked_opt, generator=torch.Generator().manual_seed(4), **opts)
+    assert hook.enabled
     manual_opt = torch.optim.SGD(models[2].parameters(), lr=0.3)
     manual_gen = torch.Generator().manual_seed(4)
     for s in range(3):

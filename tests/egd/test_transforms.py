@@ -74,7 +74,8 @@ def test_nonzero_singular_values_are_one(shape, batch, seed, method):
     torch.testing.assert_close(sv[..., :r], torch.ones_like(sv[..., :r]), atol=tol, rtol=0)
     assert sv[..., r:].numel() == 0 or float(sv[..., r:].abs().max()) <= tol
     # ||U V^T||_F^2 = rank(G)
-    torch.testing.assert_close(out.square().sum((-2, -1)), torch.full(batch, float(r), dtype=out.dtype), atol=r * tol, rtol=0)
+    torch.testing.assert_close(out.square().sum((-2, -1)), torch.full(batch, float(r), dtype=out.dtype),
+                               atol=r * tol, rtol=0)
 
 
 @pytest.mark.parametrize("method", D.METHODS)

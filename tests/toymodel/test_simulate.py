@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from toymodel.sampling import sample_shift_test, sample_train
 from toymodel.simulate import (
     CONVENTIONS,
-    gradient_factor,
     _batch_statistics,
+    gradient_factor,
     misclassification_rate,
     sufficient_statistics,
     train_trajectory,

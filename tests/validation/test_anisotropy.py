@@ -8,11 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from egd.anisotropy import (AnisotropyProfile, anisotropy_configs, condition_table, fit_grok_slopes,
-                            full_batch_gradient, grok_table, run_or_load_sweep, spectrum_split_ratio)
-from egd.config import LATE_FIELD_DEFAULTS, config_key, make_config, run_name
-from egd.models import TwoLayerMLP
-from egd.tasks import ModularArithmetic
+from egd.grokking.config import LATE_FIELD_DEFAULTS, config_key, make_config, run_name
+from egd.grokking.models import TwoLayerMLP
+from egd.grokking.tasks import ModularArithmetic
+from egd.validation.anisotropy import (
+    AnisotropyProfile,
+    anisotropy_configs,
+    condition_table,
+    fit_grok_slopes,
+    full_batch_gradient,
+    grok_table,
+    run_or_load_sweep,
+    spectrum_split_ratio,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GRAD_RTOL = 1e-5  # float32 gradients, two summation orders
@@ -99,7 +107,7 @@ def test_default_keys_unchanged_and_knob_changes_key_and_name():
 
 @pytest.mark.skipif(not (REPO / "results").is_dir(), reason="no committed results")
 def test_committed_results_are_still_found_by_key():
-    from egd.results import find_run, load_run
+    from egd.grokking.store import find_run, load_run
 
     paths = sorted((REPO / "results").glob("*.json"))
     assert paths
@@ -180,7 +188,7 @@ def test_profiles_validate_and_build():
 
 
 def test_cli_flag_threads_the_knob(tmp_path, capsys):
-    from egd import cli
+    from egd.grokking import cli
 
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--task", "mod-add", "--method", "vanilla", "--second-operand-scale", "0",
@@ -194,7 +202,7 @@ def test_cli_flag_threads_the_knob(tmp_path, capsys):
 
 
 def test_slope_verdicts():
-    from egd.anisotropy import slope_verdict
+    from egd.validation.anisotropy import slope_verdict
 
     clean = {"reached": (-1.05, -1.3, -0.8), "at_cap": (-1.05, -1.3, -0.8), "n_censored": 0}
     assert slope_verdict(clean, -1.0, tolerance=0.1) == "holds"

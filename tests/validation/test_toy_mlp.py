@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from egd.toy_mlp import ToyMLPConfig, plateau_steps, train_toy_mlp
+from egd.validation.toy_mlp import ToyMLPConfig, plateau_steps, train_toy_mlp
 from toymodel.experiments import loglog_fit
 
 SMALL = ToyMLPConfig(width=16, n_train=400, n_test=1000, max_steps=600, eval_every=10)

@@ -1,14 +1,14 @@
 """Level 1 of the validation: the toy's linear model, numpy iteration vs the torch stack.
 
 ``toymodel.simulate.train_trajectory`` (numpy, sufficient statistics) and
-``egd.toy_torch.train_linear_toy`` (autograd + torch.optim.SGD + egd.EGD) are independent
+``egd.validation.toy_torch.train_linear_toy`` (autograd + torch.optim.SGD + egd.EGD) are independent
 codes for the same recursion; in float64 their trajectories must agree to 1e-6 relative.
 """
 
 import numpy as np
 import pytest
 
-from egd.toy_torch import TOY_CONVENTIONS, TOY_METHODS, train_linear_toy
+from egd.validation.toy_torch import TOY_CONVENTIONS, TOY_METHODS, train_linear_toy
 from toymodel.sampling import sample_train
 from toymodel.simulate import train_trajectory
 

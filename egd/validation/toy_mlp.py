@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .transforms import orthogonalize
+from egd.transforms import orthogonalize
 
 __all__ = ["TOY_MLP_METHODS", "ToyMLPConfig", "train_toy_mlp", "plateau_steps"]
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import egd
-from egd import bench
 from egd import defaults as D
+from egd.bench import transforms as bench
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED_CPU = REPO / "benchmarks" / "results" / "transforms_cpu.json"
@@ -20,7 +20,8 @@ def test_benchmark_device_records_every_config_and_skips_useless_rsvd():
                "rsvd_r2": {"method": "rsvd", "rank": 2}, "rsvd_r9": {"method": "rsvd", "rank": 9}}
     recs = bench.benchmark_device("cpu", shapes=[(8, 4), (5, 12)], configs=configs, repeats=3, budget_s=10.0)
     assert [(tuple(r["shape"]), r["label"]) for r in recs] == [
-        ((8, 4), "svd"), ((8, 4), "gram"), ((8, 4), "rsvd_r2"), ((5, 12), "svd"), ((5, 12), "gram"), ((5, 12), "rsvd_r2")]
+        ((8, 4), "svd"), ((8, 4), "gram"), ((8, 4), "rsvd_r2"),
+        ((5, 12), "svd"), ((5, 12), "gram"), ((5, 12), "rsvd_r2")]
     for r in recs:
         assert r["repeats"] == 3 and 0 < r["min_ms"] <= r["median_ms"]
     assert bench.fastest_exact_method(recs, [(8, 4), (5, 12)]) in D.EXACT_METHODS

@@ -13,8 +13,9 @@ import statistics
 
 import numpy as np
 
+from . import labels
 from .paper_numbers import paper_epochs, paper_has_entry
-from .results import RunResult
+from .store import RunResult
 
 #: Singular values below this fraction of the largest count as zero in a condition number
 #: (float32 gradients: anything smaller is rounding noise).
@@ -22,10 +23,8 @@ SPECTRUM_RTOL = 1e-6
 
 
 def method_key(run: RunResult) -> str:
-    """``"egd-rsvd128"`` for rank-128 RSVD, else the method name."""
-    c = run.config
-    key = c.method + (str(c.rank) if c.rank is not None else "")
-    return key + (" (decoupled wd)" if c.weight_decay_mode == "decoupled" else "")
+    """The run's :func:`egd.grokking.labels.variant_key`: ``"egd-rsvd128"``, ``"egd-svd decoupled-wd"``."""
+    return labels.variant_key(run.config)
 
 
 def shape_label(run: RunResult) -> str:
@@ -62,7 +61,8 @@ def threshold_rows(runs: list[RunResult]) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     """The rows as a Markdown table: paper | ours median [min–max] | seeds reached | seconds."""
-    lines = ["| task | shape | method | paper (epochs) | ours: median [min–max] | reached / seeds | ours: s to 95% (median) |",
+    lines = ["| task | shape | method | paper (epochs) | ours: median [min–max] | reached / seeds "
+             "| ours: s to 95% (median) |",
              "|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
         paper = "–" if not r["paper_has_entry"] else "never" if r["paper"] is None else f"{r['paper']:,}"

@@ -5,8 +5,8 @@ An epoch is what the engine does per epoch: ``floor(N/512)`` SGD steps (9 for
 milliseconds per epoch of each method and its ratio to vanilla (the paper reports
 94.4 ms vs 29.1 ms, 3.2x, for EGD-SVD at p = 97 on a Tesla T4).
 
-Run: ``egd-grok bench`` or ``python -m egd.bench_epoch [--p 97] [--repeats 7] [--threads 1]``
-(both raise glibc's mmap threshold first, :mod:`egd.cpu_allocator`).
+Run: ``egd-grok bench`` or ``python -m egd.bench.epoch [--p 97] [--repeats 7] [--threads 1]``
+(both raise glibc's mmap threshold first, :mod:`egd.grokking.cpu_allocator`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import torch
 
-from .config import make_config
-from .cpu_allocator import keep_freed_memory
-from .train import fit, build_model
+from egd.grokking.config import make_config
+from egd.grokking.cpu_allocator import keep_freed_memory
+from egd.grokking.engine import Trainer, build_model
+from egd.grokking.environment import device_name
+from egd.grokking.files import atomic_write_json, check_output_file
 
 DEFAULT_METHODS = ("vanilla", "egd-svd", "egd-svd-lapack", "colnorm")
 DEFAULT_EPOCHS_PER_REPEAT = 10
@@ -38,17 +40,17 @@ class _EpochTimer:
         # plain SGD steps under the EGD label
         self.config = make_config(task, method, p=p, device=device, rank=rank, switch_off=False,
                                   max_epochs=DEFAULT_WARMUP_EPOCHS + epochs * repeats, patience=None)
-        self.data = self.config.build_task().build(self.config.device)
-        self.model = build_model(self.config, self.data).to(self.config.device)
+        data = self.config.build_task().build(self.config.device)
+        self.trainer = Trainer(build_model(self.config, data).to(self.config.device), data, self.config)
         self.device = device
-        self.state = fit(self.model, self.data, self.config, stop_after=DEFAULT_WARMUP_EPOCHS)
+        self.trainer.run(stop_after=DEFAULT_WARMUP_EPOCHS)
 
     def block(self, epochs: int) -> float:
         """Milliseconds per epoch of the next ``epochs`` engine epochs."""
         if torch.device(self.device).type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        self.state = fit(self.model, self.data, self.config, state=self.state, stop_after=epochs)
+        self.trainer.run(stop_after=epochs)
         if torch.device(self.device).type == "cuda":
             torch.cuda.synchronize()
         return (time.perf_counter() - t0) / epochs * 1e3
@@ -92,16 +94,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--out", default=None, help="also write the timings to this JSON file")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)  # process-wide: only in this entry point
     keep_freed_memory()
-    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads, args.out)
+    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.out)
 
 
 def run_benchmark(task: str, p: int, device: str, methods: list[str], repeats: int, epochs: int,
-                  threads: int | None, out: str | os.PathLike | None = None) -> dict[str, float]:
+                  out: str | os.PathLike | None = None) -> dict[str, float]:
     """Print and return the median ms/epoch per method (and the ratio to vanilla); with
-    ``out``, also write every timing to that JSON file (atomically)."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+    ``out``, also write every timing to that JSON file (atomically; its folder is checked
+    before anything is timed). Runs with torch's current thread count (recorded)."""
+    if out is not None:
+        check_output_file(out, name="out")
     order = ["vanilla"] + [m for m in methods if m != "vanilla"]
     print(f"{task} p={p}, device={device}, threads={torch.get_num_threads()}, "
           f"median of {repeats} x {epochs} epochs (9 steps of batch 512 + full train/test evaluation), "
@@ -110,15 +117,14 @@ def run_benchmark(task: str, p: int, device: str, methods: list[str], repeats: i
                                            ranks={"egd-rsvd": 128})
     medians = {m: statistics.median(ms) for m, ms in times.items()}
     if out is not None:
-        from .bench import device_name, write_json_atomic
-        write_json_atomic({
+        atomic_write_json(Path(out), {
             "task": task, "p": p, "device": device, "device_name": device_name(torch.device(device)),
             "torch_version": torch.__version__, "num_threads": torch.get_num_threads(),
             "epochs_per_block": epochs, "repeats": repeats, "ms_per_epoch": times,
             "median_ms_per_epoch": medians,
             "ratio_to_vanilla": {m: medians[m] / medians["vanilla"] for m in order},
             "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        }, Path(out))
+        })
         print(f"wrote {out}")
     for m in order:
         rounds = [t / v for t, v in zip(times[m], times["vanilla"])]

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from egd.config import config_key, make_config, run_name
-from egd.results import HISTORY_DTYPES, RunResult, find_run, load_run, load_runs, save_run
-from egd.train import train
+from egd.grokking.config import config_key, make_config, run_name
+from egd.grokking.runner import train
+from egd.grokking.store import HISTORY_DTYPES, RunResult, find_run, load_run, load_runs, save_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,7 +77,7 @@ def test_committed_results_load_and_match_their_keys():
 
 
 def test_threshold_rows_aggregate_seeds_and_attach_paper_numbers(tmp_path):
-    from egd.tables import markdown_table, row, threshold_rows
+    from egd.grokking.tables import markdown_table, row, threshold_rows
 
     runs = [train(make_config("parity", "egd-svd", preset="smoke", n=10, k=2, threshold=0.9, max_epochs=12,
                               seed=s)) for s in (0, 1, 2)]
@@ -96,7 +95,7 @@ def test_threshold_rows_aggregate_seeds_and_attach_paper_numbers(tmp_path):
 
 
 def test_paper_numbers_lookup():
-    from egd.paper_numbers import paper_epochs, paper_has_entry
+    from egd.grokking.paper_numbers import paper_epochs, paper_has_entry
 
     assert paper_epochs("mod-add", "egd-svd", p=97) == 116
     assert paper_epochs("mod-mul", "colnorm", p=127) == 142
@@ -107,7 +106,7 @@ def test_paper_numbers_lookup():
 
 
 def test_condition_number_and_effective_rank_laws():
-    from egd.tables import condition_numbers, effective_rank
+    from egd.grokking.tables import condition_numbers, effective_rank
 
     spectra = np.array([[4.0, 2.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
     np.testing.assert_allclose(condition_numbers(spectra), [4.0, 1.0])  # the zero is ignored
@@ -118,7 +117,8 @@ def test_condition_number_and_effective_rank_laws():
 
 def test_censored_median_counts_failures_as_infinite():
     import pytest
-    from egd.tables import censored_median
+
+    from egd.grokking.tables import censored_median
     assert censored_median([100, 200, None]) == 200.0       # the failure is the largest value
     assert censored_median([100, None, None]) is None       # median is a failure
     assert censored_median([100, 300, None, None]) is None  # (300 + inf) / 2

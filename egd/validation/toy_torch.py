@@ -28,11 +28,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from egd.optim import EGD
 from toymodel.simulate import CONVENTIONS as TOY_CONVENTIONS
 from toymodel.simulate import METHODS as TOY_METHODS
 from toymodel.simulate import check_convention, check_method
-
-from .optim import EGD
 
 __all__ = ["TOY_METHODS", "TOY_CONVENTIONS", "train_linear_toy"]
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from egd.models import OneHotLinear, TwoLayerMLP
+from egd.grokking.models import OneHotLinear, TwoLayerMLP
 
 EXACT_DOUBLE = 1e-12
 INIT_STD_RTOL = 0.05  # relative tolerance of an empirical std over >= 50k samples
@@ -89,7 +89,7 @@ def test_model_rejects_bad_sizes(kwargs, match):
 
 
 def test_keep_freed_memory_is_harmless():
-    from egd.cpu_allocator import keep_freed_memory
+    from egd.grokking.cpu_allocator import keep_freed_memory
 
     assert keep_freed_memory() in (True, False)
     assert torch.index_select(torch.eye(3), 0, torch.tensor([2, 0])).tolist() == [[0, 0, 1], [1, 0, 0]]

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,10 +12,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from egd import methods, orthogonalize
-from egd.config import make_config
-from egd.results import checkpoint_path, load_run
-from egd.train import build_model, evaluate, fit, result_from_state, train
+from egd import orthogonalize
+from egd.grokking import registry as methods
+from egd.grokking.config import make_config
+from egd.grokking.engine import build_model, evaluate, fit
+from egd.grokking.runner import result_from_state, train
+from egd.grokking.store import checkpoint_path, load_run
 
 # float32 parameters after one step: the engine sums the batch in shuffled order, so its
 # gradient differs from the reference in the last bits, and gram's float32 path amplifies that
@@ -55,7 +56,7 @@ def test_resume_from_any_checkpoint_reproduces_the_uninterrupted_run():
     snaps = []
     data = config.build_task().build("cpu")
     fit(build_model(config, data), data, config, checkpoint=snaps.append, checkpoint_every=5)
-    assert [s["epoch"] for s in snaps] == [5, 10]
+    assert [s["state"]["epoch"] for s in snaps] == [5, 10]
     # "kill" after epoch 7: the newest checkpoint is epoch 5; a fresh model resumes from it
     state = fit(build_model(config, data), data, config, state=copy.deepcopy(snaps[0]))
     assert_same_metrics(result_from_state(config, data, state), full)
@@ -77,7 +78,7 @@ def test_interrupted_train_leaves_checkpoint_and_resumes(tmp_path):
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
     config = tiny("vanilla", max_epochs=80)
     reference = train(config)
-    cmd = [sys.executable, "-m", "egd.cli", "train", "--task", "mod-add", "--method", "vanilla", "--p", "23",
+    cmd = [sys.executable, "-m", "egd.grokking.cli", "train", "--task", "mod-add", "--method", "vanilla", "--p", "23",
            "--preset", "smoke", "--max-epochs", "80", "--patience", "-1", "--device", "cpu",
            "--out", str(tmp_path), "--checkpoint-every", "3", "--no-progress", "--threads", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

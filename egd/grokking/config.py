@@ -12,12 +12,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import platform
 from dataclasses import dataclass
 
 import torch
 
-from . import defaults, methods, tasks
+from egd import defaults
+
+from . import registry as methods
+from . import tasks
+from .environment import device_name, resolve_device  # noqa: F401  (re-exported: their old home)
 
 DEFAULT_PATIENCE = 50  # epochs trained after the threshold is first reached
 DEFAULT_CHECKPOINT_EVERY = 200  # epochs between checkpoints
@@ -92,7 +95,8 @@ class RunConfig:
                                            self.second_operand_scale)
         if self.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
             raise ValueError(f"second_operand_scale applies only to modular tasks (must be "
-                             f"{tasks.DEFAULT_SECOND_OPERAND_SCALE} for {self.task!r}), got {self.second_operand_scale!r}")
+                             f"{tasks.DEFAULT_SECOND_OPERAND_SCALE} for {self.task!r}), "
+                             f"got {self.second_operand_scale!r}")
         return tasks.SparseParity(self.n, self.k, self.n_train, self.n_test, self.data_seed, self.random_streams)
 
 
@@ -145,31 +149,6 @@ def _validate(c: RunConfig) -> None:
     if c.device == "auto":
         raise ValueError("device must be resolved before building a RunConfig (use resolve_device('auto'))")
     torch.device(c.device)  # raises on malformed device strings
-
-
-def device_name(device: torch.device | str) -> str:
-    """The hardware's name as result files record it: the GPU's name, or the CPU's model name.
-
-    On Linux the CPU's name is ``model name`` of ``/proc/cpuinfo`` (``platform.processor()``
-    is often empty or just ``x86_64``); elsewhere whatever :mod:`platform` knows.
-    """
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            name = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return name
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; other names unchanged."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(torch.device(device))
 
 
 def make_config(
@@ -225,5 +204,5 @@ def run_name(config: RunConfig) -> str:
         shape += f"-b{config.second_operand_scale:.4g}"
     if config.random_streams != "torch":
         shape += f"-{config.random_streams}"
-    method = config.method + (f"{config.rank}" if config.rank is not None else "")
+    method = config.method + (f"{config.rank}" if config.rank is not None else "")  # = labels.method_key
     return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

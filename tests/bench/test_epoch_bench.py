@@ -1,5 +1,5 @@
 """The epoch benchmark's harness (timings themselves are not asserted: speed lives in benchmarks)."""
-from egd.bench_epoch import epoch_milliseconds, interleaved_epoch_milliseconds
+from egd.bench.epoch import epoch_milliseconds, interleaved_epoch_milliseconds
 
 
 def test_interleaved_timing_returns_one_block_per_round_and_method():

@@ -25,10 +25,9 @@ longer 0/1, so it is stored dense, ``(N, 2p)`` float32, and the model takes its
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
-
-import math
 
 import numpy as np
 import torch
@@ -74,7 +73,7 @@ class TaskData:
     def n_test(self) -> int:
         return int(self.y_test.shape[0])
 
-    def to(self, device: torch.device | str) -> "TaskData":
+    def to(self, device: torch.device | str) -> TaskData:
         return TaskData(
             self.x_train.to(device), self.y_train.to(device),
             self.x_test.to(device), self.y_test.to(device),

@@ -40,17 +40,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import RunConfig, make_config
-from .experiments import RESULTS_DIR
-from .results import RunResult
-from .train import build_model, per_example_loss, train
+from egd.grokking.config import RunConfig, make_config
+from egd.grokking.engine import build_model, per_example_loss
+from egd.grokking.labels import method_key
+from egd.grokking.runner import train
+from egd.grokking.store import RunResult
 
 __all__ = ["run_eps", "AnisotropyProfile", "PROFILES", "anisotropy_config", "anisotropy_configs", "run_or_load_sweep",
            "grok_table", "fit_grok_slopes", "slope_verdict", "spectrum_split_ratio", "condition_table",
-           "full_batch_gradient", "ANISOTROPY_RESULTS_DIR"]
+           "full_batch_gradient", "ANISOTROPY_SUBDIR"]
 
-#: Level-3 runs live in their own folder of the committed results.
-ANISOTROPY_RESULTS_DIR = RESULTS_DIR / "08_anisotropy"
+#: Level-3 runs live in their own subfolder of the results folder.
+ANISOTROPY_SUBDIR = "08_anisotropy"
 DEFAULT_CONFIDENCE = 0.95
 EPS_DIGITS = 12
 
@@ -121,9 +122,11 @@ def anisotropy_configs(profile: str | AnisotropyProfile, device: str = "cpu") ->
             for m, r in prof.methods for e in prof.eps for s in prof.seeds]
 
 
-def run_or_load_sweep(profile: str | AnisotropyProfile, results_dir: str | os.PathLike = ANISOTROPY_RESULTS_DIR,
+def run_or_load_sweep(profile: str | AnisotropyProfile, results_dir: str | os.PathLike,
                       *, device: str = "cpu", progress: bool = False) -> list[RunResult]:
-    """The finished run of every config of ``profile``: loaded by key, or trained and saved."""
+    """The finished run of every config of ``profile``: loaded by key from ``results_dir``
+    (the committed ones are in the :data:`ANISOTROPY_SUBDIR` subfolder of the results
+    folder), or trained and saved there."""
     return [train(c, out_dir=Path(results_dir), progress=progress) for c in anisotropy_configs(profile, device)]
 
 
@@ -132,15 +135,11 @@ def run_eps(config: RunConfig) -> float:
     return round(config.second_operand_scale ** 2, EPS_DIGITS)
 
 
-def method_label(config: RunConfig) -> str:
-    return config.method + (f"{config.rank}" if config.rank is not None else "")
-
-
 def grok_table(runs: list[RunResult]) -> dict[str, np.ndarray]:
     """One row per run: ``method`` (label), ``eps``, ``seed``, ``epochs`` (NaN if censored),
     ``censored`` (bool), ``cap`` (epochs run when censored = ``max_epochs``, else the time).
     """
-    rows = [(method_label(r.config), run_eps(r.config), r.config.seed,
+    rows = [(method_key(r.config), run_eps(r.config), r.config.seed,
              r.epochs_to_threshold, r.summary["epochs_run"]) for r in runs]
     reached = [t for *_, t, _ in rows]
     return {
@@ -263,7 +262,7 @@ def condition_table(runs: list[RunResult]) -> dict[str, np.ndarray]:
         split = spectrum_split_ratio(spectra, p)
         limit = r.epochs_to_threshold if r.epochs_to_threshold is not None else np.inf
         before = epochs < limit
-        rows.append((run_eps(r.config), method_label(r.config), split[0],
+        rows.append((run_eps(r.config), method_key(r.config), split[0],
                      float(np.median(split[before])) if before.any() else split[0],
                      (spectra[0, 0] / spectra[0, 2 * p - 1]) ** 2))
     names = ("eps", "method", "split_init", "split_plateau", "kappa_init")

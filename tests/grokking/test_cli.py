@@ -1,10 +1,10 @@
 """``egd-grok``: choices from the registries, validation before training, commands run."""
 
 import pytest
-import torch
 
-from egd import cli, methods
-from egd.config import make_config
+from egd.grokking import cli
+from egd.grokking import registry as methods
+from egd.grokking.config import make_config
 
 TINY = ["--preset", "smoke", "--p", "23", "--max-epochs", "3", "--device", "cpu", "--no-progress", "--threads", "1"]
 

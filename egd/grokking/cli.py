@@ -28,9 +28,10 @@ from pathlib import Path
 
 import torch
 
-from . import methods, tasks
+from . import labels
+from . import registry as methods
 from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PATIENCE, make_config, run_name
-from .results import load_runs
+from .store import load_runs
 from .tables import censored_median
 
 DEFAULT_OUT = "results"
@@ -85,7 +86,7 @@ def _summary_line(result) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .runner import train
 
     config = _config(args, args.task, args.method, args.seed, args.p)
     if args.threads:
@@ -102,7 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                for task, p, method, seed in grid]  # all validated before anything trains
     print(f"sweep: {len(configs)} runs, {args.jobs} at a time, results in {args.out}")
     if args.jobs == 1:
-        from .train import train
+        from .runner import train
 
         if args.threads:
             torch.set_num_threads(args.threads)
@@ -113,7 +114,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     def launch(cfg_args: tuple) -> int:
         task, p, method, seed = cfg_args
-        cmd = [sys.executable, "-m", "egd.cli", "train", "--task", task, "--method", method, "--seed", str(seed),
+        cmd = [sys.executable, "-m", "egd.grokking.cli", "train", "--task", task, "--method", method,
+               "--seed", str(seed),
                "--preset", args.preset, "--device", args.device, "--out", args.out,
                "--patience", str(-1 if args.patience is None else args.patience),
                "--checkpoint-every", str(args.checkpoint_every), "--no-progress"]
@@ -136,18 +138,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return max(codes, default=0)
 
 
-def _variant_label(config) -> str:
-    """The method as the report names it: rank, and the knobs that make a different experiment."""
-    parts = [config.method + (f" r={config.rank}" if config.rank else "")]
-    if config.weight_decay_mode != "loss":
-        parts.append("decoupled-wd")
-    if config.random_streams != "torch":
-        parts.append(f"{config.random_streams}-streams")
-    if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
-        parts.append(f"b={config.second_operand_scale:g}")
-    return " ".join(parts)
-
-
 def report_rows(results_dir: str) -> list[dict]:
     """One row per group of runs whose configs differ only in the seed (device index ignored):
     seeds, median/min/max epochs and seconds to the threshold over the runs that reached it,
@@ -158,7 +148,7 @@ def report_rows(results_dir: str) -> list[dict]:
         shape = f"p={c.p}" if c.p is not None else f"n={c.n},k={c.k}"
         device = torch.device(c.device).type
         rest = {k: v for k, v in c.to_dict().items() if k not in ("seed", "device")}
-        key = (c.task, shape, _variant_label(c), device, json.dumps(rest, sort_keys=True, default=str))
+        key = (c.task, shape, labels.variant_key(c), device, json.dumps(rest, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
     rows = []
     for (task, shape, method, device, _), runs in sorted(groups.items()):
@@ -196,13 +186,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from . import experiments
+    from . import runsets as experiments
     from .config import resolve_device
-    from .results import find_run
-    from .train import train
+    from .runner import train
+    from .store import find_run
 
-    configs, default_dir = experiments.run_set(args.runs, args.profile, resolve_device(args.device))
-    out = args.out or default_dir
+    configs, subdir = experiments.run_set(args.runs, args.profile, resolve_device(args.device))
+    out = Path(args.out) if args.out else experiments.results_dir() / subdir
     finished = [find_run(c, out) is not None for c in configs]
     print(f"reproduce {args.runs} ({args.profile}): {len(configs)} runs, {sum(finished)} finished, results in {out}")
     if args.dry_run:
@@ -218,14 +208,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench_epoch import run_benchmark
+    from egd.bench.epoch import run_benchmark
 
-    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.threads, args.out)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_benchmark(args.task, args.p, args.device, args.methods, args.repeats, args.epochs, args.out)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import bench_epoch, experiments
+    from egd.bench import epoch as bench_epoch
+
+    from . import runsets as experiments
 
     parser = argparse.ArgumentParser(prog="egd-grok", description="Egalitarian Gradient Descent: grokking runs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "draws; gpu-comparison: Table 2 at p=97 on a CUDA device")
     p_rep.add_argument("--profile", default=os.environ.get("EGD_PROFILE", "quick"), choices=experiments.PROFILES)
     p_rep.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
-    p_rep.add_argument("--out", default=None, help="results directory (default: the one the book reads)")
+    p_rep.add_argument("--out", default=None, help="results directory (default: $EGD_RESULTS_DIR or ./results, "
+                       "plus the set's subfolder: what the book reads when run from the repository root)")
     p_rep.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY)
     p_rep.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p_rep.add_argument("--no-progress", action="store_true")

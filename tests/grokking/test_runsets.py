@@ -1,15 +1,15 @@
 """The book's run sets: the GPU comparison, named sets for ``egd-grok reproduce``, load-only lookup."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from egd import cli, experiments
-from egd.config import config_key, make_config
-from egd.train import train
-
+from egd.grokking import cli
+from egd.grokking import runsets as experiments
+from egd.grokking.config import config_key, make_config
+from egd.grokking.runner import train
 
 
 def test_gpu_comparison_is_the_p97_chapter_runs_moved_to_cuda():
@@ -32,9 +32,9 @@ def test_gpu_comparison_rejects_a_cpu_device():
 
 def test_run_sets_name_their_configs_and_directory():
     configs, where = experiments.run_set("modular")
-    assert where == experiments.RESULTS_DIR
+    assert where == ""
     assert {c.task for c in configs} == {"mod-add", "mod-mul"}
-    assert experiments.run_set("gpu-comparison", device="cuda")[1] == experiments.GPU_RESULTS_DIR
+    assert experiments.run_set("gpu-comparison", device="cuda")[1] == experiments.GPU_SUBDIR
     with pytest.raises(ValueError, match="run set must be one of"):
         experiments.run_set("tables")
     with pytest.raises(ValueError, match="profile must be one of"):
@@ -64,3 +64,11 @@ def test_reproduce_gpu_comparison_on_cpu_is_a_clear_error(tmp_path, capsys):
         cli.main(["reproduce", "gpu-comparison", "--device", "cpu", "--out", str(tmp_path)])
     assert exc.value.code == 2
     assert "device must be a CUDA device" in capsys.readouterr().err
+
+
+def test_results_dir_is_an_argument_or_a_setting_never_the_package_location(tmp_path, monkeypatch):
+    monkeypatch.delenv(experiments.RESULTS_ENV, raising=False)
+    assert experiments.results_dir() == Path("results")  # relative: the working directory's
+    monkeypatch.setenv(experiments.RESULTS_ENV, str(tmp_path))
+    assert experiments.results_dir() == tmp_path
+    assert experiments.results_dir(tmp_path / "x") == tmp_path / "x"

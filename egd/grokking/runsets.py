@@ -1,9 +1,13 @@
 """The runs behind the reproduction chapters, per profile, and run-or-load.
 
-The chapters and the acceptance sweep build their configs here, so a chapter finds the
-committed result files by key (:func:`egd.config.config_key`) and trains only what is
-missing. ``quick``: p = 97 and Parity(100, 3) with :data:`QUICK_SEEDS`; ``full``: every
-p and (n, k) of Tables 2–4 with :data:`FULL_SEEDS`.
+The chapters and ``egd-grok reproduce`` build their configs here, so a chapter finds the
+committed result files by key (:func:`egd.grokking.config.config_key`) and trains only
+what is missing. ``quick``: p = 97 and Parity(100, 3) with :data:`QUICK_SEEDS`; ``full``:
+every p and (n, k) of Tables 2–4 with :data:`FULL_SEEDS`.
+
+Where results live is always an argument: :func:`results_dir` resolves the default (the
+``EGD_RESULTS_DIR`` environment variable, else ``results`` in the working directory), never
+the package's own location, so an installed wheel works the same as a checkout.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import os
 from pathlib import Path
 
 from .config import RunConfig, make_config
-from .results import RunResult, find_run
-from .train import train
+from .runner import train
+from .store import RunResult, find_run
 
-#: Committed results live at the repository root.
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+#: Environment variable that names the results folder; :func:`results_dir` reads it.
+RESULTS_ENV = "EGD_RESULTS_DIR"
+DEFAULT_RESULTS_DIR = Path("results")
 
 QUICK_SEEDS = (0, 1, 2)
 FULL_SEEDS = (0, 1, 2)
@@ -120,7 +125,7 @@ def parity_authors_configs(profile: str, device: str = "cpu") -> list[RunConfig]
 #: Vanilla last: its ~5,000-epoch runs are the long ones, so a session cut short still
 #: leaves the transformed methods finished.
 GPU_COMPARISON_METHODS = (("egd-svd", None), ("egd-rsvd", 128), ("colnorm", None), ("vanilla", None))
-GPU_RESULTS_DIR = RESULTS_DIR / "gpu"
+GPU_SUBDIR = "gpu"
 
 
 def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
@@ -134,32 +139,40 @@ def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
     return [modular_config("mod-add", 97, m, r, s, device) for m, r in GPU_COMPARISON_METHODS for s in QUICK_SEEDS]
 
 
-#: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), results dir).
+#: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
+#: of the results folder the book reads them from).
 RUN_SETS = {
     "modular": (lambda profile, device: modular_configs("mod-add", profile, device)
-                + modular_configs("mod-mul", profile, device), RESULTS_DIR),
-    "parity": (parity_configs, RESULTS_DIR),
-    "parity-authors": (parity_authors_configs, RESULTS_DIR),
-    "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_RESULTS_DIR),
+                + modular_configs("mod-mul", profile, device), ""),
+    "parity": (parity_configs, ""),
+    "parity-authors": (parity_authors_configs, ""),
+    "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
 }
 
 
-def run_set(name: str, profile: str = "quick", device: str = "cpu") -> tuple[list[RunConfig], Path]:
-    """The configs of the named set (:data:`RUN_SETS`) and the directory the book reads them from."""
+def results_dir(path: str | os.PathLike | None = None) -> Path:
+    """The results folder: ``path`` when given, else ``$EGD_RESULTS_DIR``, else ``./results``."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get(RESULTS_ENV) or DEFAULT_RESULTS_DIR)
+
+
+def run_set(name: str, profile: str = "quick", device: str = "cpu") -> tuple[list[RunConfig], str]:
+    """The configs of the named set (:data:`RUN_SETS`) and its subfolder of the results folder."""
     if name not in RUN_SETS:
         raise ValueError(f"run set must be one of {sorted(RUN_SETS)}, got {name!r}")
     _check_profile(profile)
-    build, results_dir = RUN_SETS[name]
-    return build(profile, device), results_dir
+    build, subdir = RUN_SETS[name]
+    return build(profile, device), subdir
 
 
-def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike = RESULTS_DIR) -> list[RunResult]:
+def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike) -> list[RunResult]:
     """The finished runs among ``configs``, found by key in ``results_dir``; nothing is trained."""
     found = (find_run(c, results_dir) for c in configs)
     return [r for r in found if r is not None]
 
 
-def run_or_load(configs: list[RunConfig], results_dir: str | os.PathLike = RESULTS_DIR,
+def run_or_load(configs: list[RunConfig], results_dir: str | os.PathLike,
                 progress: bool = False) -> list[RunResult]:
     """The finished run of every config: loaded from ``results_dir`` or trained there."""
     return [train(c, out_dir=results_dir, progress=progress) for c in configs]

@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from egd.tasks import ModularArithmetic, SparseParity, is_prime
+from egd.grokking.tasks import ModularArithmetic, SparseParity, is_prime
 
 SMALL_PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23]
 
@@ -107,7 +108,8 @@ def test_taskdata_to_device_keeps_values():
 
 def test_parity_numpy_stream_is_the_authors_draw():
     import numpy as np
-    from egd.tasks import SparseParity
+
+    from egd.grokking.tasks import SparseParity
     data = SparseParity(12, 3, n_train=40, n_test=30, seed=7, stream="numpy").build()
     rs = np.random.RandomState(7)
     x_tr, x_te = rs.choice([-1, 1], size=(40, 12)), rs.choice([-1, 1], size=(30, 12))  # train first, then test
@@ -120,8 +122,9 @@ def test_parity_numpy_stream_is_the_authors_draw():
 
 def test_numpy_streams_initialisation_and_config_rules():
     import numpy as np
-    from egd.config import config_key, make_config, run_name
-    from egd.train import build_model
+
+    from egd.grokking.config import config_key, make_config, run_name
+    from egd.grokking.engine import build_model
     config = make_config("parity", "vanilla", n=12, k=3, seed=5, width=6, random_streams="numpy")
     model = build_model(config, config.build_task().build())
     rs = np.random.RandomState(5)

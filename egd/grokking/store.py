@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +26,14 @@ import numpy as np
 import torch
 
 from .config import RunConfig, config_key, run_name
+from .files import atomic_write_bytes, atomic_write_json
 
 #: History columns and their on-disk dtypes. ``*_correct`` are counts of correct
-#: predictions (exact, 2 bytes each for up to 65,535 examples).
+#: predictions (exact integers; files written before 2026-12 store them as ``uint16``,
+#: which numpy widens on arithmetic, so old and new files read alike).
 HISTORY_DTYPES: dict[str, str] = {
-    "train_correct": "uint16",
-    "test_correct": "uint16",
+    "train_correct": "uint32",
+    "test_correct": "uint32",
     "train_loss": "float32",
     "test_loss": "float32",
     "hidden_norm": "float32",
@@ -40,6 +41,47 @@ HISTORY_DTYPES: dict[str, str] = {
     "seconds": "float32",
     "transform_active": "bool",
 }
+
+
+@dataclass
+class History:
+    """Per-epoch measurements of a run, one list per :data:`HISTORY_DTYPES` column.
+
+    Entry ``e`` of each list is measured after epoch ``e + 1``: correct-prediction counts
+    on the train and test sets, mean losses, Frobenius norms of the model's
+    ``hidden_weight()`` and ``output_weight()``, seconds since the start, and whether the
+    transform was on during that epoch.
+    """
+
+    train_correct: list[int] = field(default_factory=list)
+    test_correct: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    hidden_norm: list[float] = field(default_factory=list)
+    output_norm: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    transform_active: list[bool] = field(default_factory=list)
+
+    def append(self, **row) -> None:
+        if row.keys() != HISTORY_DTYPES.keys():
+            raise ValueError(f"a history row needs exactly the columns {sorted(HISTORY_DTYPES)}, got {sorted(row)}")
+        for name, value in row.items():
+            getattr(self, name).append(value)
+
+    def __len__(self) -> int:
+        return len(self.test_correct)
+
+    def to_lists(self) -> dict[str, list]:
+        return {name: list(getattr(self, name)) for name in HISTORY_DTYPES}
+
+    @classmethod
+    def from_lists(cls, lists: dict[str, list]) -> History:
+        return cls(**{name: list(lists[name]) for name in HISTORY_DTYPES})
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(getattr(self, name), dtype=HISTORY_DTYPES[name]) for name in HISTORY_DTYPES}
+
+
 SCHEMA_VERSION = 1
 
 
@@ -51,7 +93,7 @@ class RunResult:
     epoch ``e + 1``. ``spectra``: ``(R, min(m, n))`` singular values (descending) of
     the hidden layer's gradient at the first step of epochs ``spectra_epochs`` (0-based
     epoch index, i.e. before that epoch's first update). ``summary``: see
-    :func:`egd.train.summarize`.
+    :func:`egd.grokking.runner.summarize`.
     """
 
     config: RunConfig
@@ -91,21 +133,6 @@ class RunResult:
         return self.summary["seconds_to_threshold"]
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     """Write ``<name>.npz`` then ``<name>.json`` atomically; return the JSON path."""
     out = Path(out_dir)
@@ -115,7 +142,7 @@ def save_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
     arrays["spectra"] = np.asarray(result.spectra, dtype=np.float32)
     arrays["spectra_epochs"] = np.asarray(result.spectra_epochs, dtype=np.int32)
     np.savez_compressed(buf, **arrays)
-    _atomic_write_bytes(out / f"{stem}.npz", buf.getvalue())
+    atomic_write_bytes(out / f"{stem}.npz", buf.getvalue())
     record = {
         "schema": SCHEMA_VERSION,
         "name": stem,
@@ -125,7 +152,7 @@ def save_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
         "env": result.env,
     }
     json_path = out / f"{stem}.json"
-    _atomic_write_bytes(json_path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_json(json_path, record)
     return json_path
 
 
@@ -164,8 +191,10 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
     """``torch.save`` of the engine state, atomically."""
     buf = io.BytesIO()
     torch.save(state, buf)
-    _atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A checkpoint written by :func:`save_checkpoint`, read with ``weights_only=True``: tensors
+    and plain Python types only, so a crafted file cannot run code."""
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -5,11 +5,12 @@
 ``W2 ~ N(0, 2/width)``, ``b1 = 0`` (modular arithmetic) or ``b1 ~ N(0, 2/in)``
 (sparse parity).
 
-Any ``torch.nn.Module`` can be trained by :func:`egd.train.fit` if it provides
-``transformed_parameters()`` (the weight matrices whose gradients the method
-transforms; here only the hidden layer's weight, as in the paper's main results) and
-``decayed_parameters()`` (the weights in the L2 term ``0.5 wd sum ||W||^2`` of the loss;
-biases excluded).
+Any ``torch.nn.Module`` can be trained by :class:`egd.grokking.engine.Trainer` if it
+satisfies :class:`egd.grokking.engine.TrainableModel`: ``transformed_parameters()`` (the
+weight matrices whose gradients the method transforms; here only the hidden layer's
+weight, as in the paper's main results), ``decayed_parameters()`` (the weights in the L2
+term ``0.5 wd sum ||W||^2`` of the loss; biases excluded), and ``hidden_weight()`` /
+``output_weight()`` (the weights whose norms the history records).
 """
 
 from __future__ import annotations
@@ -78,6 +79,14 @@ class TwoLayerMLP(nn.Module):
     def decayed_parameters(self) -> list[nn.Parameter]:
         """Weights in the loss's L2 term ``0.5 wd (||W1||^2 + ||W2||^2)``; no bias."""
         return [self.hidden.weight, self.output.weight]
+
+    def hidden_weight(self) -> nn.Parameter:
+        """``W1``: its norm is the history's ``hidden_norm``."""
+        return self.hidden.weight
+
+    def output_weight(self) -> nn.Parameter:
+        """``W2``, the output layer: its norm is the history's ``output_norm``."""
+        return self.output.weight
 
 
 class OneHotLinear(torch.autograd.Function):

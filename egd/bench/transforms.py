@@ -13,10 +13,8 @@ touches files.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,13 +22,14 @@ from typing import Any
 
 import torch
 
-from . import defaults as D
-from .config import device_name
-from .transforms import orthogonalize, resolve_rtol
+from egd import defaults as D
+from egd.grokking.environment import device_name
+from egd.grokking.files import atomic_write_json
+from egd.transforms import orthogonalize, resolve_rtol
 
 __all__ = [
     "BENCH_SHAPES", "TRAINING_SHAPES", "METHOD_CONFIGS", "time_call", "benchmark_device",
-    "fastest_exact_method", "gram_step_breakdown", "accuracy_vs_svd", "accuracy_sweep", "write_json_atomic",
+    "fastest_exact_method", "gram_step_breakdown", "accuracy_vs_svd", "accuracy_sweep",
     "run", "main",
 ]
 
@@ -193,7 +192,8 @@ def accuracy_sweep(G: torch.Tensor, *, ranks: Sequence[int], ns_steps: Sequence[
     each step count (cubic and Muon's quintic), plus gram; one record per setting."""
     rows = []
     for r in ranks:
-        acc = accuracy_vs_svd(G, method="rsvd", rank=int(r), generator=torch.Generator(device=G.device).manual_seed(seed))
+        gen = torch.Generator(device=G.device).manual_seed(seed)
+        acc = accuracy_vs_svd(G, method="rsvd", rank=int(r), generator=gen)
         rows.append({"method": "rsvd", "param": "rank", "value": int(r), **acc})
     for name, coeffs in (("newton_schulz", D.CUBIC_NS_COEFFICIENTS), ("newton_schulz_muon", D.MUON_NS_COEFFICIENTS)):
         for k in ns_steps:
@@ -201,21 +201,6 @@ def accuracy_sweep(G: torch.Tensor, *, ranks: Sequence[int], ns_steps: Sequence[
             rows.append({"method": name, "param": "ns_steps", "value": int(k), **acc})
     rows.append({"method": "gram", "param": None, "value": None, **accuracy_vs_svd(G, method="gram")})
     return rows
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def run(device: torch.device | str, *, default_shapes: Sequence[tuple[int, int]] = TRAINING_SHAPES,
@@ -276,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   default_shapes=shapes if args.shapes else TRAINING_SHAPES,
                   progress=lambda s: print(s, flush=True))
         path = args.out_dir / f"transforms_{torch.device(dev).type}.json"
-        write_json_atomic(doc, path)
+        atomic_write_json(path, doc)
         print(f"wrote {path}: fastest exact method {doc['fastest_exact_method']!r}, "
               f"code default {doc['default_method_in_code']!r}, {doc['wall_s']:.0f} s")
     return 0

@@ -1,0 +1,7 @@
+"""egd.bench — benchmarks that write JSON into ``benchmarks/results/``.
+
+* :mod:`~egd.bench.transforms` — :func:`egd.orthogonalize` per method and shape
+  (``python -m egd.bench``);
+* :mod:`~egd.bench.epoch` — milliseconds per training epoch, vanilla vs EGD (``egd-grok bench``).
+"""
+

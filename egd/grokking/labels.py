@@ -1,0 +1,59 @@
+"""One name per method and per experiment variant, used by file names, tables, the CLI and the book.
+
+* :func:`method_key` — the method with its rank: ``"egd-rsvd128"``, ``"egd-svd"``; the key
+  of the paper's numbers (:mod:`egd.grokking.paper_numbers`) and of the book's palette;
+* :func:`variant_key` — the method key plus the knobs that make a different experiment
+  (``"egd-svd decoupled-wd"``, ``"vanilla numpy-streams"``, ``"egd-svd b=0.5"``);
+* :func:`method_label` — the words a reader sees for a method key (``"EGD-RSVD r=128"``).
+"""
+
+from __future__ import annotations
+
+from . import registry, tasks
+from .config import RunConfig
+
+__all__ = ["method_key", "variant_key", "variant_suffixes", "method_label", "DECOUPLED"]
+
+DECOUPLED = "decoupled-wd"
+
+
+def method_key(config: RunConfig) -> str:
+    """``config.method`` with its rank appended: ``"egd-rsvd128"``, ``"vanilla"``."""
+    return config.method + (str(config.rank) if config.rank is not None else "")
+
+
+def variant_suffixes(config: RunConfig) -> list[str]:
+    """The knobs that make this run a different experiment from the paper's method."""
+    parts = []
+    if config.weight_decay_mode != "loss":
+        parts.append(DECOUPLED)
+    if config.random_streams != "torch":
+        parts.append(f"{config.random_streams}-streams")
+    if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
+        parts.append(f"b={config.second_operand_scale:g}")
+    return parts
+
+
+def variant_key(config: RunConfig) -> str:
+    """:func:`method_key` and :func:`variant_suffixes`, space separated."""
+    return " ".join([method_key(config), *variant_suffixes(config)])
+
+
+def method_label(key: str) -> str:
+    """A method key as a reader reads it: the registry's label, the rank as ``r=``, variants kept.
+
+    ``"egd-rsvd128"`` -> ``"EGD-RSVD r=128"``; ``"egd-svd decoupled-wd"`` ->
+    ``"EGD (exact), decoupled-wd"``. ``ValueError`` for a key of no registered method.
+    """
+    head, *variants = key.split(" ")
+    for name in sorted(registry.METHODS, key=len, reverse=True):
+        if head == name:
+            label = registry.METHODS[name].label
+            break
+        rank = head[len(name):]
+        if head.startswith(name) and rank.isdigit() and registry.METHODS[name].needs_rank:
+            label = f"{registry.METHODS[name].label} r={rank}"
+            break
+    else:
+        raise ValueError(f"method key must start with one of {sorted(registry.METHODS)}, got {key!r}")
+    return ", ".join([label, *variants])

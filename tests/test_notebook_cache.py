@@ -1,0 +1,53 @@
+"""The chapters' execution cache notices changes to the package code they import."""
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("notebook_cache", REPO / "tools" / "notebook_cache.py")
+notebook_cache = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(notebook_cache)
+
+
+def test_imported_packages():
+    assert notebook_cache.imported_packages("import toymodel\nx = 1") == {"toymodel"}
+    assert notebook_cache.imported_packages("from egd.grokking import tables") == {"egd"}
+    assert notebook_cache.imported_packages("from egd.validation.toy_mlp import f") == {"egd", "toymodel"}
+    assert notebook_cache.imported_packages("print('import egd')") == set()
+
+
+def test_a_package_edit_drops_the_cached_execution_of_the_chapters_that_import_it(tmp_path):
+    from jupyter_cache import get_cache
+
+    root = tmp_path / "repo"
+    (root / "egd").mkdir(parents=True)
+    (root / "toymodel").mkdir()
+    (root / "egd" / "core.py").write_text("X = 1\n")
+    (root / "toymodel" / "core.py").write_text("Y = 1\n")
+    chapters = root / "notebooks"
+    chapters.mkdir()
+    (chapters / "a.md").write_text("```{code-cell}\nimport egd\n```\n")
+    (chapters / "b.md").write_text("```{code-cell}\nimport toymodel\n```\n")
+    book = tmp_path / "book"  # what the cache knows the chapters by (an executed copy here)
+    book.mkdir()
+    cache_dir = tmp_path / "cache"
+    cache = get_cache(str(cache_dir))
+
+    def cache_both():
+        for name in ("a", "b"):  # a cached execution of each chapter, as the book's cache holds
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {name}", execution_count=1)])
+            nbformat.write(nb, book / f"{name}.md")
+            cache.cache_notebook_file(book / f"{name}.md", check_validity=False, overwrite=True)
+            cache.add_nb_to_project(str(book / f"{name}.md"))
+
+    cache_both()
+    kwargs = dict(notebooks=chapters, book_notebooks=book, root=root)
+    assert notebook_cache.invalidate_stale(cache_dir, **kwargs) == ["a", "b"]  # no stamps yet
+    cache_both()
+    assert notebook_cache.invalidate_stale(cache_dir, **kwargs) == []  # nothing changed since
+    (root / "egd" / "core.py").write_text("X = 2\n")  # an edit to egd only
+    assert notebook_cache.invalidate_stale(cache_dir, **kwargs) == ["a"]
+    assert cache.get_cached_project_nb(str(book / "a.md")) is None
+    assert cache.get_cached_project_nb(str(book / "b.md")) is not None

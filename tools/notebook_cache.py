@@ -1,0 +1,88 @@
+"""Drop a chapter's cached execution when the package code it imports has changed.
+
+jupyter-cache keys a notebook's cached outputs on its code cells only, so a change to
+``egd`` or ``toymodel`` that breaks a chapter would go unnoticed while the chapter's own
+code stays the same. This script keeps, next to the cache, the digest of the package
+sources each chapter imports (``package-stamps.json``); where a digest changed it removes
+that chapter's cached execution, so ``make test`` and ``make book`` execute it again.
+
+A chapter that imports ``egd`` depends on all of ``egd`` (and on ``toymodel`` too when it
+imports :mod:`egd.validation`); one that imports ``toymodel`` depends on ``toymodel``.
+
+Usage: ``python tools/notebook_cache.py CACHE_DIR`` (the Makefile and the notebook tests
+call it; it prints one line per chapter it invalidated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+BOOK_NOTEBOOKS = REPO / "book" / "notebooks"  # the book reads the chapters through this symlink
+STAMPS = "package-stamps.json"
+PACKAGES = ("egd", "toymodel")
+
+
+def imported_packages(text: str) -> set[str]:
+    """The project packages a chapter's code imports (directly or through egd.validation)."""
+    found = {m.group(1) for m in re.finditer(r"^\s*(?:from|import)\s+(egd|toymodel)\b", text, flags=re.M)}
+    if re.search(r"^\s*(?:from|import)\s+egd\.validation\b|^\s*from\s+egd\s+import\s+.*\bvalidation\b", text,
+                 flags=re.M):
+        found.add("toymodel")
+    return found
+
+
+def package_digest(packages: set[str], root: Path = REPO) -> str:
+    """sha256 over the paths and bytes of every ``.py`` file of ``packages``."""
+    digest = hashlib.sha256()
+    for name in sorted(packages):
+        for path in sorted((root / name).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book_notebooks: Path = BOOK_NOTEBOOKS,
+                     root: Path = REPO) -> list[str]:
+    """Remove the cached execution of every chapter whose package digest changed; return their names.
+
+    ``notebooks``: the chapters' sources; ``book_notebooks``: the folder the cache knows
+    them by; ``root``: where the packages are.
+    """
+    cache_dir = Path(cache_dir)
+    if not cache_dir.exists():
+        return []
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    stamp_path = cache_dir / STAMPS
+    stamps = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
+    dropped = []
+    for path in sorted(Path(notebooks).glob("*.md")):
+        uri = str((Path(book_notebooks) / path.name).absolute())
+        digest = package_digest(imported_packages(path.read_text()), root)
+        if stamps.get(path.stem) == digest:
+            continue
+        try:
+            record = cache.get_cached_project_nb(uri)
+        except Exception:  # not in the project yet: nothing cached to drop
+            record = None
+        if record is not None:
+            cache.remove_cache(record.pk)
+            dropped.append(path.stem)
+        stamps[path.stem] = digest
+    stamp_path.write_text(json.dumps(stamps, indent=1, sort_keys=True) + "\n")
+    return dropped
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tools/notebook_cache.py CACHE_DIR")
+    for name in invalidate_stale(sys.argv[1]):
+        print(f"[notebook cache] {name}: package code changed, will execute again")
