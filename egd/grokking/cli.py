@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
-import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +26,10 @@ from pathlib import Path
 
 import torch
 
-from . import labels
 from . import registry as methods
+from . import tables
 from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_PATIENCE, make_config, run_name
 from .store import load_runs
-from .tables import censored_median
 
 DEFAULT_OUT = "results"
 
@@ -138,33 +135,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return max(codes, default=0)
 
 
-def report_rows(results_dir: str) -> list[dict]:
-    """One row per group of runs whose configs differ only in the seed (device index ignored):
-    seeds, median/min/max epochs and seconds to the threshold over the runs that reached it,
-    and ``epochs_median_all``, the median over every seed with a failure counted as +inf."""
-    groups: dict[tuple, list] = {}
-    for run in load_runs(results_dir):
-        c = run.config
-        shape = f"p={c.p}" if c.p is not None else f"n={c.n},k={c.k}"
-        device = torch.device(c.device).type
-        rest = {k: v for k, v in c.to_dict().items() if k not in ("seed", "device")}
-        key = (c.task, shape, labels.variant_key(c), device, json.dumps(rest, sort_keys=True, default=str))
-        groups.setdefault(key, []).append(run)
-    rows = []
-    for (task, shape, method, device, _), runs in sorted(groups.items()):
-        epochs = [r.epochs_to_threshold for r in runs if r.epochs_to_threshold is not None]
-        seconds = [r.seconds_to_threshold for r in runs if r.seconds_to_threshold is not None]
-        rows.append(dict(task=task, shape=shape, method=method, device=device, seeds=len(runs),
-                         reached=len(epochs),
-                         epochs_median=statistics.median(epochs) if epochs else None,
-                         epochs_median_all=censored_median([r.epochs_to_threshold for r in runs]),
-                         epochs_min=min(epochs) if epochs else None, epochs_max=max(epochs) if epochs else None,
-                         seconds_median=statistics.median(seconds) if seconds else None))
-    return rows
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    rows = report_rows(args.results)
+    rows = tables.report_rows(load_runs(args.results))
     if not rows:
         print(f"no finished runs in {args.results}")
         return 1
@@ -174,10 +146,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for r in rows:
-        ep = (f"{r['epochs_median']:g} [{r['epochs_min']}-{r['epochs_max']}]" if r["epochs_median"] is not None
-              else "never")
-        every = "never" if r["epochs_median_all"] is None else f"{r['epochs_median_all']:g}"
-        sec = f"{r['seconds_median']:.1f}" if r["seconds_median"] is not None else "-"
+        ep = f"{r['median']:g} [{r['min']}-{r['max']}]" if r["median"] is not None else "never"
+        every = "never" if r["median_all"] is None else f"{r['median_all']:g}"
+        sec = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
         print(f"{r['task']:<8} {r['shape']:<12} {r['method']:<{width}} {r['device']:<5} {r['seeds']:>5} "
               f"{r['reached']:>7} {ep:>24} {every:>9} {sec:>8}")
     print("epochs med [min-max]: over the seeds that reached the threshold; "

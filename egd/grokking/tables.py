@@ -8,8 +8,11 @@ spectrum summaries of Figure 4.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import statistics
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,10 +35,41 @@ def shape_label(run: RunResult) -> str:
     return f"p={c.p}" if c.p is not None else f"(n,k)=({c.n},{c.k})"
 
 
-def threshold_rows(runs: list[RunResult]) -> list[dict]:
-    """One row per (task, shape, method): our median [min, max] over seeds and the paper's.
+@dataclass(frozen=True)
+class SeedSummary:
+    """Epochs (and seconds) to the threshold over the seeds of one experiment.
 
-    ``reached``: how many seeds reached the threshold; the statistics are over those.
+    ``median`` / ``min`` / ``max`` / ``seconds``: over the ``reached`` seeds that got to the
+    threshold (None if none did). ``median_all``: :func:`censored_median` over all ``seeds``,
+    a seed that never got there counted as ``+inf`` (None when that median is a failure).
+    """
+
+    seeds: int
+    reached: int
+    median: float | None
+    median_all: float | None
+    min: int | None
+    max: int | None
+    seconds: float | None
+
+
+def summarize_seeds(runs: list[RunResult]) -> SeedSummary:
+    """The :class:`SeedSummary` of ``runs`` (the seeds of one experiment); ``ValueError`` if empty."""
+    if not runs:
+        raise ValueError("runs must hold at least one run")
+    epochs = [r.epochs_to_threshold for r in runs if r.epochs_to_threshold is not None]
+    seconds = [r.seconds_to_threshold for r in runs if r.seconds_to_threshold is not None]
+    return SeedSummary(
+        seeds=len(runs), reached=len(epochs),
+        median=statistics.median(epochs) if epochs else None,
+        median_all=censored_median([r.epochs_to_threshold for r in runs]),
+        min=min(epochs) if epochs else None, max=max(epochs) if epochs else None,
+        seconds=statistics.median(seconds) if seconds else None)
+
+
+def threshold_rows(runs: list[RunResult]) -> list[dict]:
+    """One row per (task, shape, method): our :class:`SeedSummary` fields and the paper's number.
+
     ``paper``: the paper's epochs (None if it has no entry or reports "never");
     ``paper_has_entry`` tells the two apart.
     """
@@ -45,18 +79,30 @@ def threshold_rows(runs: list[RunResult]) -> list[dict]:
     rows = []
     for (task, shape, key), group in groups.items():
         c = group[0].config
-        epochs = [r.epochs_to_threshold for r in group if r.epochs_to_threshold is not None]
-        seconds = [r.seconds_to_threshold for r in group if r.seconds_to_threshold is not None]
         rows.append({
-            "task": task, "shape": shape, "method": key, "seeds": len(group), "reached": len(epochs),
-            "median": statistics.median(epochs) if epochs else None,
-            "min": min(epochs) if epochs else None, "max": max(epochs) if epochs else None,
-            "seconds": statistics.median(seconds) if seconds else None,
+            "task": task, "shape": shape, "method": key, **dataclasses.asdict(summarize_seeds(group)),
             "paper": paper_epochs(task, key, p=c.p, n=c.n, k=c.k),
             "paper_has_entry": paper_has_entry(task, key, p=c.p, n=c.n, k=c.k),
             "device": group[0].env.get("device_name", "?"),
         })
     return rows
+
+
+def report_rows(runs: list[RunResult]) -> list[dict]:
+    """One row per experiment: runs whose configs differ only in the seed (device index ignored).
+
+    Keys: ``task``, ``shape``, ``method`` (the variant key), ``device`` (type), and the
+    :class:`SeedSummary` fields.
+    """
+    groups: dict[tuple, list[RunResult]] = {}
+    for run in runs:
+        c = run.config
+        rest = {k: v for k, v in c.to_dict().items() if k not in ("seed", "device")}
+        device = c.device.split(":")[0]
+        key = (c.task, shape_label(run), labels.variant_key(c), device, json.dumps(rest, sort_keys=True, default=str))
+        groups.setdefault(key, []).append(run)
+    return [dict(task=task, shape=shape, method=method, device=device, **dataclasses.asdict(summarize_seeds(group)))
+            for (task, shape, method, device, _), group in sorted(groups.items())]
 
 
 def markdown_table(rows: list[dict]) -> str:

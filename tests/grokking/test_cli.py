@@ -2,9 +2,10 @@
 
 import pytest
 
-from egd.grokking import cli
+from egd.grokking import cli, tables
 from egd.grokking import registry as methods
 from egd.grokking.config import make_config
+from egd.grokking.store import load_runs
 
 TINY = ["--preset", "smoke", "--p", "23", "--max-epochs", "3", "--device", "cpu", "--no-progress", "--threads", "1"]
 
@@ -87,8 +88,8 @@ def test_sweep_then_report(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["report", "--results", str(tmp_path)]) == 0
     table = capsys.readouterr().out
-    assert "parity" in table and "n=8,k=2" in table and "colnorm" in table
-    rows = cli.report_rows(str(tmp_path))
+    assert "parity" in table and "(n,k)=(8,2)" in table and "colnorm" in table
+    rows = tables.report_rows(load_runs(tmp_path))
     assert len(rows) == 4 and all(r["seeds"] == 2 for r in rows)
 
 
@@ -119,7 +120,7 @@ def test_report_keeps_variants_apart_and_counts_failures(tmp_path, capsys):
                   ["--seed", "0", "--threshold", "0.01", "--weight-decay-mode", "decoupled"],
                   ["--seed", "0", "--threshold", "1.0"], ["--seed", "1", "--threshold", "1.0"]):
         assert cli.main(["train"] + base + extra) == 0
-    rows = cli.report_rows(str(tmp_path))
+    rows = tables.report_rows(load_runs(tmp_path))
     by_label = {}
     for r in rows:
         by_label.setdefault(r["method"], []).append(r)
@@ -127,7 +128,7 @@ def test_report_keeps_variants_apart_and_counts_failures(tmp_path, capsys):
     # the two thresholds are two experiments: same label, separate rows
     assert sorted(r["seeds"] for r in by_label["vanilla"]) == [2, 2]
     never = next(r for r in by_label["vanilla"] if r["reached"] == 0)
-    assert never["epochs_median"] is None and never["epochs_median_all"] is None
+    assert never["median"] is None and never["median_all"] is None
     capsys.readouterr()
     assert cli.main(["report", "--results", str(tmp_path)]) == 0
     assert "vanilla numpy-streams" in capsys.readouterr().out
