@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from egd import defaults
+from egd._checks import check_bool, check_choice, check_int, check_real
 
 from . import registry as methods
 from . import tasks
@@ -100,49 +101,43 @@ class RunConfig:
         return tasks.SparseParity(self.n, self.k, self.n_train, self.n_test, self.data_seed, self.random_streams)
 
 
-def _positive_int(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+#: Seeds feed both torch and numpy (``RandomState`` takes 32-bit seeds).
+MAX_SEED = 2**32 - 1
 
 
 def _validate(c: RunConfig) -> None:
-    if c.task not in methods.TASKS:
-        raise ValueError(f"task must be one of {sorted(methods.TASKS)}, got {c.task!r}")
+    check_choice("task", c.task, sorted(methods.TASKS))
     method = methods.get_method(c.method)
+    check_int("seed", c.seed, minimum=0, maximum=MAX_SEED)
+    check_int("data_seed", c.data_seed, minimum=0, maximum=MAX_SEED)
     # Building the data module validates p / op / n / k / fractions with clear messages.
     c.build_task()
     if method.needs_rank:
         if c.rank is None:
             raise ValueError(f"rank is required for method {c.method!r} (an integer >= 1), got None")
-        _positive_int("rank", c.rank)
+        check_int("rank", c.rank, minimum=1)
     elif c.rank is not None:
         raise ValueError(f"rank applies only to {[m for m in methods.METHODS if methods.METHODS[m].needs_rank]}, "
                          f"got rank={c.rank!r} with method {c.method!r}")
-    _positive_int("seed", c.seed, 0)
-    _positive_int("width", c.width)
-    _positive_int("batch_size", c.batch_size)
-    _positive_int("max_epochs", c.max_epochs)
-    _positive_int("spectrum_every", c.spectrum_every, 0)
+    check_int("width", c.width, minimum=1)
+    check_int("batch_size", c.batch_size, minimum=1)
+    check_int("max_epochs", c.max_epochs, minimum=1)
+    check_int("spectrum_every", c.spectrum_every, minimum=0)
     if c.patience is not None:
-        _positive_int("patience", c.patience, 0)
-    if not c.lr > 0:
-        raise ValueError(f"lr must be > 0, got {c.lr!r}")
-    if not c.weight_decay >= 0:
-        raise ValueError(f"weight_decay must be >= 0, got {c.weight_decay!r}")
-    if not 0 < c.threshold <= 1:
-        raise ValueError(f"threshold must lie in (0, 1], got {c.threshold!r}")
-    if c.weight_decay_mode not in WEIGHT_DECAY_MODES:
-        raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES}, got {c.weight_decay_mode!r}")
-    if c.loss not in methods.LOSSES:
-        raise ValueError(f"loss must be one of {methods.LOSSES}, got {c.loss!r}")
+        check_int("patience", c.patience, minimum=0)
+    check_real("lr", c.lr, low=0.0, low_open=True)
+    check_real("weight_decay", c.weight_decay, low=0.0)
+    check_real("threshold", c.threshold, low=0.0, high=1.0, low_open=True)
+    check_bool("switch_off", c.switch_off)
+    check_choice("weight_decay_mode", c.weight_decay_mode, WEIGHT_DECAY_MODES)
+    check_choice("loss", c.loss, methods.LOSSES)
     family = methods.TASKS[c.task][0]
     if (family == "modular") != (c.loss == "cross_entropy"):
         allowed = ("cross_entropy",) if family == "modular" else ("squared", "hinge")
         raise ValueError(f"loss for task {c.task!r} must be one of {allowed}, got {c.loss!r}")
-    if not 0 <= c.grokfast_alpha < 1:
-        raise ValueError(f"grokfast_alpha must lie in [0, 1), got {c.grokfast_alpha!r}")
-    if not c.colnorm_floor > 0:
-        raise ValueError(f"colnorm_floor must be > 0, got {c.colnorm_floor!r}")
+    check_real("grokfast_alpha", c.grokfast_alpha, low=0.0, high=1.0, high_open=True)
+    check_real("grokfast_lamb", c.grokfast_lamb, low=0.0)
+    check_real("colnorm_floor", c.colnorm_floor, low=0.0, low_open=True)
     n_train = c.build_task().n_train if family == "parity" else int(c.train_fraction * c.p**2)
     if c.batch_size > n_train:
         raise ValueError(f"batch_size must be <= the number of training examples ({n_train}), got {c.batch_size}")

@@ -37,14 +37,19 @@ def test_train_writes_a_result_and_reuses_it(tmp_path, capsys):
     assert capsys.readouterr().out == first
 
 
+THRESHOLD_RANGE = "threshold must be a finite number > 0 and <= 1"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--task", "mod-add", "--method", "egd-svd", "--p", "1"], "p must be an integer >= 2, got 1"),
     (["train", "--task", "mod-mul", "--method", "egd-svd", "--p", "12"], "p must be prime"),
     (["train", "--task", "mod-add", "--method", "egd-rsvd", "--rank", "0"], "rank must be an integer >= 1, got 0"),
     (["train", "--task", "mod-add", "--method", "egd-rsvd"], "rank is required"),
-    (["train", "--task", "mod-add", "--method", "vanilla", "--lr", "-0.1"], "lr must be > 0, got -0.1"),
-    (["train", "--task", "mod-add", "--method", "vanilla", "--threshold", "1.5"], r"threshold must lie in (0, 1]"),
-    (["train", "--task", "mod-add", "--method", "vanilla", "--threshold", "0"], r"threshold must lie in (0, 1]"),
+    (["train", "--task", "mod-add", "--method", "vanilla", "--lr", "-0.1"], "lr must be a finite number > 0, got -0.1"),
+    (["train", "--task", "mod-add", "--method", "vanilla", "--threshold", "1.5"], THRESHOLD_RANGE),
+    (["train", "--task", "mod-add", "--method", "vanilla", "--threshold", "0"], THRESHOLD_RANGE),
+    (["train", "--task", "mod-add", "--method", "vanilla", "--lr", "inf"], "lr must be a finite number > 0, got inf"),
+    (["train", "--task", "mod-add", "--method", "vanilla", "--data-seed", "-1"], "data_seed must be an integer >= 0"),
     (["train", "--task", "mod-add", "--method", "vanilla", "--train-fraction", "1.2"], "train_fraction"),
     (["train", "--task", "parity", "--method", "vanilla", "--n", "3", "--k", "5"], "k must be an integer in [1, n=3]"),
     (["train", "--task", "parity", "--method", "vanilla", "--loss", "cross_entropy"], "loss for task 'parity'"),
