@@ -17,8 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import labels
-from .paper_numbers import paper_epochs, paper_has_entry
+from .paper_numbers import paper_epochs, paper_has_entry, paper_seconds
 from .store import RunResult
+
+#: Ours and the paper's epochs to the threshold "differ" when the ratio of our median over
+#: seeds (failures counted as +inf) to the paper's number is outside 1 ± this.
+PAPER_TOLERANCE = 0.30
 
 #: Singular values below this fraction of the largest count as zero in a condition number
 #: (float32 gradients: anything smaller is rounding noise).
@@ -85,6 +89,62 @@ def threshold_rows(runs: list[RunResult]) -> list[dict]:
             "paper_has_entry": paper_has_entry(task, key, p=c.p, n=c.n, k=c.k),
             "device": group[0].env.get("device_name", "?"),
         })
+    return rows
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """``numerator / denominator``, or None when either is None (a run that never got there) or
+    the denominator is not positive."""
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def paper_agreement(ours: float | None, paper: float | None, has_entry: bool,
+                    tolerance: float = PAPER_TOLERANCE) -> tuple[float | None, bool | None]:
+    """``(ours / paper, differs)`` for one cell of the paper's tables.
+
+    ``ours``: our median over seeds with failures as +inf (None: never); ``paper``: the
+    paper's number (None: "never" when ``has_entry``). ``differs``: the ratio is outside
+    ``1 ± tolerance``, or exactly one of the two never reached the threshold; None when
+    the paper has no such cell.
+    """
+    if not has_entry:
+        return None, None
+    if ours is None or paper is None:
+        return None, (ours is None) != (paper is None)
+    r = float(ours) / float(paper)
+    return r, not (1 - tolerance <= r <= 1 + tolerance)
+
+
+def comparison_rows(runs: list[RunResult], baseline: str = "vanilla",
+                    tolerance: float = PAPER_TOLERANCE) -> list[dict]:
+    """:func:`threshold_rows` with the paper's numbers and the speed-ups over ``baseline`` beside ours.
+
+    Added keys, per row: ``paper_seconds`` (Table 2's T4 seconds, else None);
+    ``vs_paper`` and ``differs`` (:func:`paper_agreement` of ``median_all``);
+    ``speedup_epochs`` (the baseline's ``median_all`` over this row's, same task and shape;
+    None when either median is a failure or there is no baseline row) and
+    ``paper_speedup_epochs``; ``speedup_seconds`` (median seconds to the threshold of the
+    baseline over this row's, only when both ``median_all`` are finite) and
+    ``paper_speedup_seconds``.
+    """
+    rows = threshold_rows(runs)
+    base = {(r["task"], r["shape"]): r for r in rows if r["method"] == baseline}
+    for r in rows:
+        first = next(run for run in runs if method_key(run) == r["method"] and shape_label(run) == r["shape"]
+                     and run.config.task == r["task"])
+        c = first.config
+        r["paper_seconds"] = paper_seconds(r["task"], r["method"], p=c.p)
+        r["vs_paper"], r["differs"] = paper_agreement(r["median_all"], r["paper"], r["paper_has_entry"], tolerance)
+        b = base.get((r["task"], r["shape"]))
+        paper_base_seconds = paper_seconds(r["task"], baseline, p=c.p)
+        paper_base_epochs = paper_epochs(r["task"], baseline, p=c.p, n=c.n, k=c.k) if r["paper_has_entry"] else None
+        r["speedup_epochs"] = ratio(b["median_all"], r["median_all"]) if b else None
+        r["paper_speedup_epochs"] = ratio(paper_base_epochs, r["paper"])
+        both = b is not None and b["median_all"] is not None and r["median_all"] is not None
+        r["speedup_seconds"] = ratio(b["seconds"], r["seconds"]) if both else None
+        r["paper_speedup_seconds"] = ratio(paper_base_seconds, r["paper_seconds"])
     return rows
 
 
