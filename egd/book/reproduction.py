@@ -26,8 +26,8 @@ from egd.grokking.store import RunResult
 from . import display, style
 
 __all__ = ["load_table_runs", "shape_order", "rows_by_shape", "comparison_table", "differences",
-           "shape_title", "switch_off_epoch", "plot_accuracy", "TRAIN_LINESTYLE", "TEST_LINESTYLE",
-           "SWITCH_OFF_MARKER"]
+           "shape_title", "switch_off_epoch", "plot_accuracy", "line_style_handles", "TRAIN_LINESTYLE",
+           "TEST_LINESTYLE", "SWITCH_OFF_MARKER"]
 
 #: Train accuracy dashed, test accuracy solid, in every accuracy plot of the book.
 TRAIN_LINESTYLE = "--"
@@ -165,3 +165,18 @@ def plot_accuracy(ax, run: RunResult, *, label: str | None = None, mark_switch_o
     if off is not None:
         ax.plot([off], [run.test_acc[off - 1]], SWITCH_OFF_MARKER, color=color, ms=6, mec="white", mew=0.8,
                 zorder=5)
+
+
+def line_style_handles(switch_off: bool = True) -> tuple[list, list[str]]:
+    """Legend entries (handles, labels) for what the colours do not say: train dashed, test solid,
+    and (with ``switch_off``) the marker of Algorithm 1's switch-off."""
+    from matplotlib.lines import Line2D
+
+    grey = "0.35"
+    handles = [Line2D([], [], color=grey, linestyle=TRAIN_LINESTYLE),
+               Line2D([], [], color=grey, linestyle=TEST_LINESTYLE)]
+    labels = ["train accuracy (dashed)", "test accuracy (solid)"]
+    if switch_off:
+        handles.append(Line2D([], [], color=grey, marker=SWITCH_OFF_MARKER, linestyle=""))
+        labels.append("transform switched off (Algorithm 1)")
+    return handles, labels

@@ -105,3 +105,10 @@ def test_plot_accuracy_without_switch_off(make_run, label):
     assert len(ax.lines) == 2 and ax.lines[1].get_label() == (label or "vanilla SGD")
     plt.close(fig)
     assert dataclasses.is_dataclass(make_run().config)
+
+
+def test_line_style_handles_explain_dashes_and_dots():
+    handles, labels = reproduction.line_style_handles()
+    assert [h.get_linestyle() for h in handles[:2]] == ["--", "-"] and handles[2].get_marker() == "o"
+    assert labels[0].startswith("train") and labels[1].startswith("test") and "Algorithm 1" in labels[2]
+    assert len(reproduction.line_style_handles(switch_off=False)[0]) == 2
