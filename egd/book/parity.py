@@ -22,7 +22,8 @@ from . import display
 
 __all__ = ["METHOD_ORDER", "FAST_WITHIN", "RSVD_WITHIN", "runs_of", "seed_epochs", "median_seed_run",
            "fast_and_stuck", "seed_outcome_rows", "seed_outcome_table", "two_way_points", "first_epoch_norm",
-           "lr_matrix_norm", "parity_checks", "authors_checks"]
+           "lr_matrix_norm", "first_epoch_norm_table", "authors_table", "parity_checks", "checks_by_shape",
+           "authors_checks"]
 
 #: Table 4's methods in the paper's column order, then our decoupled-decay variant (method keys).
 METHOD_ORDER = ("vanilla", "egd-svd", "egd-rsvd40", "egd-rsvd30", "egd-rsvd20", "egd-rsvd10", "colnorm",
@@ -118,6 +119,34 @@ def lr_matrix_norm(config: RunConfig) -> float:
     return config.lr * math.sqrt(config.width * config.n)
 
 
+def first_epoch_norm_table(runs: Sequence[RunResult], shape: str, caption: str = "") -> display.Table:
+    """Per method (:data:`METHOD_ORDER`) at ``shape``: seeds and the median ``||W1||_F`` after epoch 1."""
+    body = []
+    for key in METHOD_ORDER:
+        chosen = runs_of(runs, key, shape)
+        if chosen:
+            body.append([method_label(key), str(len(chosen)), f"{first_epoch_norm(chosen):.2f}"])
+    return display.Table(["method", "seeds", r"median \(\|W_1\|_F\) after epoch 1"], body, caption=caption)
+
+
+def _shape_numbers(shape: str) -> tuple[int, int]:
+    n, k = (int(x) for x in re.findall(r"\d+", shape))
+    return n, k
+
+
+def authors_table(authors: Sequence[RunResult], caption: str = "") -> display.Table:
+    """The runs on the authors' draws (one per method and shape): the paper's epochs beside ours."""
+    body = []
+    for r in sorted(authors, key=lambda r: (tables.shape_label(r), r.config.method)):
+        n, k = r.config.n, r.config.k
+        head = tables.method_key(r).split(" ")[0]
+        body.append([f"(n, k) = ({n}, {k})", method_label(head),
+                     display.fmt_epochs(paper_numbers.paper_epochs("parity", head, n=n, k=k)),
+                     display.fmt_epochs(r.epochs_to_threshold), f"{r.config.max_epochs:,}"])
+    return display.Table(["shape", "method", "paper", "ours on the authors' draws", "budget (epochs)"], body,
+                         caption=caption)
+
+
 def _seeds(r: dict) -> str:
     return "1 seed" if r["seeds"] == 1 else f"{r['seeds']} seeds"
 
@@ -193,6 +222,19 @@ def parity_checks(rows: list[dict], shape: str, budget: int, within: int = FAST_
     return checks
 
 
+def checks_by_shape(rows: list[dict], runs: Sequence[RunResult]) -> list[display.Check]:
+    """:func:`parity_checks` at every shape of ``rows`` (each claim prefixed with its shape), the
+    budget of each shape read from its runs."""
+    from .reproduction import rows_by_shape, shape_title
+
+    checks = []
+    for shape in rows_by_shape(rows):
+        budget = max(r.config.max_epochs for r in runs if tables.shape_label(r) == shape)
+        checks += [display.Check(f"{shape_title(shape)}: {c.claim}", c.holds, c.paper, c.ours)
+                   for c in parity_checks(rows, shape, budget)]
+    return checks
+
+
 def authors_checks(rows: list[dict], shape: str, within: int = FAST_WITHIN) -> list[display.Check]:
     """On the authors' own random draws (one run per method): exact EGD within ``within`` epochs, and
     vanilla at least 5x slower (a vanilla run that never reached counts as slower)."""
@@ -200,7 +242,7 @@ def authors_checks(rows: list[dict], shape: str, within: int = FAST_WITHIN) -> l
     egd, van = here.get("egd-svd"), here.get("vanilla")
     if egd is None or van is None:
         return []
-    n, k = (int(x) for x in re.findall(r"\d+", shape))
+    n, k = _shape_numbers(shape)
     # the rows carry the variant key ("egd-svd numpy-streams"); the paper's cell is the method's
     pe, pv = (paper_numbers.paper_epochs("parity", m, n=n, k=k) for m in ("egd-svd", "vanilla"))
     e, v = egd["median_all"], van["median_all"]

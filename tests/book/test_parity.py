@@ -92,3 +92,25 @@ def test_authors_checks(make_run):
     assert fast.holds and fast.ours == "155" and fast.paper == "115"
     assert ratio.holds and ratio.ours == "never vs 155"
     assert parity.authors_checks(rows, "(n,k)=(50,4)") == []
+
+
+def test_first_epoch_norm_and_authors_tables(make_run):
+    runs = [make_run("parity", "vanilla", seed=s, t95=50, hidden_norm=np.full(100, 12.0 + s)) for s in range(3)]
+    runs += [make_run("parity", "egd-svd", seed=0, t95=50, hidden_norm=np.full(100, 3.75))]
+    t = parity.first_epoch_norm_table(runs, SHAPE)
+    assert t.rows == [["vanilla SGD", "3", "13.00"], ["EGD (exact)", "1", "3.75"]]
+    authors = [make_run("parity", m, seed=42, t95=t, data_seed=0, random_streams="numpy")
+               for m, t in (("vanilla", None), ("egd-svd", 155))]
+    t = parity.authors_table(authors)
+    assert t.rows == [["(n, k) = (100, 3)", "EGD (exact)", "115", "155", "2,000"],
+                      ["(n, k) = (100, 3)", "vanilla SGD", "1,784", "never", "2,000"]]
+
+
+def test_checks_by_shape_prefix_every_claim(make_run):
+    runs = seeds(make_run, "egd-svd", (100, 120)) + seeds(make_run, "vanilla", (900, 1000))
+    runs += [make_run("parity", "vanilla", seed=0, t95=4000, n=50, k=4)]
+    checks = parity.checks_by_shape(tables.comparison_rows(runs), runs)
+    shapes = {c.claim.split(":")[0] for c in checks}
+    assert shapes == {"(n, k) = (100, 3)", "(n, k) = (50, 4)"}
+    assert any("6,000-epoch budget" in c.claim for c in checks) is False  # (50, 4) has no exact-EGD row here
+    assert any("2,000-epoch budget" in c.claim for c in checks)
