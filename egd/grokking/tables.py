@@ -125,16 +125,21 @@ def comparison_rows(runs: list[RunResult], baseline: str = "vanilla",
     ``vs_paper`` and ``differs`` (:func:`paper_agreement` of ``median_all``);
     ``speedup_epochs`` (the baseline's ``median_all`` over this row's, same task and shape;
     None when either median is a failure or there is no baseline row) and
-    ``paper_speedup_epochs``; ``speedup_seconds`` (median seconds to the threshold of the
-    baseline over this row's, only when both ``median_all`` are finite) and
+    ``paper_speedup_epochs``; ``seconds_all`` (median seconds to the threshold, a seed that
+    never got there counted as ``+inf``: None when that median is a failure);
+    ``speedup_seconds`` (the baseline's ``seconds_all`` over this row's) and
     ``paper_speedup_seconds``.
     """
     rows = threshold_rows(runs)
+    groups: dict[tuple, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault((run.config.task, shape_label(run), method_key(run)), []).append(run)
+    for r in rows:
+        group = groups[(r["task"], r["shape"], r["method"])]
+        r["seconds_all"] = censored_median([run.seconds_to_threshold for run in group])
     base = {(r["task"], r["shape"]): r for r in rows if r["method"] == baseline}
     for r in rows:
-        first = next(run for run in runs if method_key(run) == r["method"] and shape_label(run) == r["shape"]
-                     and run.config.task == r["task"])
-        c = first.config
+        c = groups[(r["task"], r["shape"], r["method"])][0].config
         r["paper_seconds"] = paper_seconds(r["task"], r["method"], p=c.p)
         r["vs_paper"], r["differs"] = paper_agreement(r["median_all"], r["paper"], r["paper_has_entry"], tolerance)
         b = base.get((r["task"], r["shape"]))
@@ -142,8 +147,7 @@ def comparison_rows(runs: list[RunResult], baseline: str = "vanilla",
         paper_base_epochs = paper_epochs(r["task"], baseline, p=c.p, n=c.n, k=c.k) if r["paper_has_entry"] else None
         r["speedup_epochs"] = ratio(b["median_all"], r["median_all"]) if b else None
         r["paper_speedup_epochs"] = ratio(paper_base_epochs, r["paper"])
-        both = b is not None and b["median_all"] is not None and r["median_all"] is not None
-        r["speedup_seconds"] = ratio(b["seconds"], r["seconds"]) if both else None
+        r["speedup_seconds"] = ratio(b["seconds_all"], r["seconds_all"]) if b else None
         r["paper_speedup_seconds"] = ratio(paper_base_seconds, r["paper_seconds"])
     return rows
 
@@ -179,8 +183,8 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def censored_median(epochs: list[int | None]) -> float | None:
-    """Median epochs-to-threshold over seeds, a run that never got there counted as ``+inf``.
+def censored_median(epochs: list[float | None]) -> float | None:
+    """Median epochs (or seconds) to the threshold over seeds, a run that never got there counted as ``+inf``.
 
     Unlike the median over the runs that reached the threshold (``threshold_rows``), this
     does not get better by dropping failures. ``None`` when the median itself is a failure
