@@ -6,13 +6,14 @@ import numpy as np
 
 from egd.book import modular
 from egd.grokking import tables
+from tests.book.fakes import make_run
 
 BENCH = {"p": 97, "device_name": "test CPU", "num_threads": 2,
          "median_ms_per_epoch": {"vanilla": 20.0, "egd-svd": 40.0, "colnorm": 22.0},
          "ratio_to_vanilla": {"vanilla": 1.0, "egd-svd": 2.0, "colnorm": 1.1}}
 
 
-def test_ms_per_epoch_counts_only_transformed_epochs(make_run):
+def test_ms_per_epoch_counts_only_transformed_epochs():
     run = make_run("mod-add", "egd-svd", t95=10, epochs=20, sec_per_epoch=0.05)
     run.history["seconds"] = np.concatenate([np.arange(1, 11) * 0.2, 2.0 + np.arange(1, 11) * 0.05]).astype("f4")
     assert math.isclose(modular.ms_per_epoch(run), 200.0, rel_tol=1e-5)
@@ -20,7 +21,7 @@ def test_ms_per_epoch_counts_only_transformed_epochs(make_run):
     assert math.isclose(modular.ms_per_epoch(vanilla), 30.0, rel_tol=1e-5)
 
 
-def test_convergence_summary_and_table(make_run):
+def test_convergence_summary_and_table():
     test = np.concatenate([np.full(9, 0.5), np.full(11, 0.96), np.full(100, 0.995)])
     run = make_run("mod-add", "egd-svd", t95=10, epochs=120, test_acc=test)
     s = modular.convergence_summary(run)
@@ -41,7 +42,7 @@ def test_convergence_summary_and_table(make_run):
     assert modular.convergence_checks([]) == []
 
 
-def test_epoch_cost_table_and_checks(make_run):
+def test_epoch_cost_table_and_checks():
     runs = [make_run("mod-add", "vanilla", t95=10, sec_per_epoch=0.05)]
     t = modular.epoch_cost_table(BENCH, runs)
     by = {row[0]: row for row in t.rows}
@@ -51,7 +52,7 @@ def test_epoch_cost_table_and_checks(make_run):
     assert cheaper.holds and not budget.holds and budget.ours.startswith("2.00×")
 
 
-def rows_for(make_run, egd_t95=(100, 120, 110), vanilla_t95=(5000, 6000, 5500)):
+def rows_for(egd_t95=(100, 120, 110), vanilla_t95=(5000, 6000, 5500)):
     runs = [make_run("mod-add", "vanilla", seed=s, t95=t, sec_per_epoch=0.03) for s, t in enumerate(vanilla_t95)]
     runs += [make_run("mod-add", "egd-svd", seed=s, t95=t, sec_per_epoch=0.06) for s, t in enumerate(egd_t95)]
     runs += [make_run("mod-add", "egd-rsvd", rank=128, seed=0, t95=140),
@@ -60,8 +61,8 @@ def rows_for(make_run, egd_t95=(100, 120, 110), vanilla_t95=(5000, 6000, 5500)):
     return tables.comparison_rows(runs)
 
 
-def test_wall_time_rows_estimate_from_the_benchmark(make_run):
-    wall = {w["method"]: w for w in modular.wall_time_rows(rows_for(make_run), BENCH)}
+def test_wall_time_rows_estimate_from_the_benchmark():
+    wall = {w["method"]: w for w in modular.wall_time_rows(rows_for(), BENCH)}
     assert set(wall) == {"vanilla", "egd-svd", "colnorm"}
     assert math.isclose(wall["vanilla"]["estimated_seconds"], 5500 * 0.020)
     assert math.isclose(wall["egd-svd"]["estimated_seconds"], 110 * 0.040)
@@ -80,8 +81,8 @@ def test_same_ranking_lets_the_papers_ties_go_either_way():
     assert not modular.same_ranking(rows)
 
 
-def test_modular_checks(make_run):
-    checks = modular.modular_checks(rows_for(make_run), "mod-add")
+def test_modular_checks():
+    checks = modular.modular_checks(rows_for(), "mod-add")
     by = {c.claim.split(": ", 1)[1]: c for c in checks}
     assert all(c.claim.startswith("addition, p = 97: ") for c in checks)
     assert by["exact EGD reaches 95% at least 10× sooner than vanilla (epochs)"].holds
@@ -92,12 +93,12 @@ def test_modular_checks(make_run):
     cells = by["our median epochs lie within ±30% of the paper's in every cell"]
     assert cells.holds and cells.ours == "5 of 5 cells"
     assert not [c for c in checks if "wall time" in c.claim]  # no wall-time rows given
-    wall_rows = modular.wall_time_rows(rows_for(make_run), BENCH)
-    (wall,) = [c for c in modular.modular_checks(rows_for(make_run), "mod-add", wall_rows) if "wall time" in c.claim]
+    wall_rows = modular.wall_time_rows(rows_for(), BENCH)
+    (wall,) = [c for c in modular.modular_checks(rows_for(), "mod-add", wall_rows) if "wall time" in c.claim]
     assert wall.holds and wall.paper.startswith("10–14×") and wall.ours == "25× (run clocks: 25×)"
     # a seed that never groks: the censored median still holds, every-seed fails
-    failing = modular.modular_checks(rows_for(make_run, egd_t95=(100, None, None)), "mod-add")
+    failing = modular.modular_checks(rows_for(egd_t95=(100, None, None)), "mod-add")
     speed = next(c for c in failing if "10× sooner" in c.claim and "wall" not in c.claim)
     assert speed.holds is None and speed.ours == "–"
     assert not next(c for c in failing if "every seed" in c.claim).holds
-    assert modular.modular_checks(rows_for(make_run), "mod-mul") == []
+    assert modular.modular_checks(rows_for(), "mod-mul") == []

@@ -7,29 +7,30 @@ import pytest
 
 from egd.book import parity
 from egd.grokking import tables
+from tests.book.fakes import make_run
 
 SHAPE = "(n,k)=(100,3)"
 
 
-def seeds(make_run, method, t95s, rank=None, **kw):
+def seeds(method, t95s, rank=None, **kw):
     return [make_run("parity", method, rank=rank, seed=s, t95=t, **kw) for s, t in enumerate(t95s)]
 
 
-def test_median_seed_and_fast_and_stuck(make_run):
-    runs = seeds(make_run, "egd-svd", (None, 300, 57, None, 200))
+def test_median_seed_and_fast_and_stuck():
+    runs = seeds("egd-svd", (None, 300, 57, None, 200))
     assert parity.median_seed_run(runs).config.seed == 1           # 57, 200, [300], inf, inf
     fast, stuck = parity.fast_and_stuck(runs)
     assert (fast.config.seed, stuck.config.seed) == (2, 0)
-    all_reach = seeds(make_run, "egd-svd", (90, 300, 57))
+    all_reach = seeds("egd-svd", (90, 300, 57))
     assert [r.config.seed for r in parity.fast_and_stuck(all_reach)] == [2, 1]  # the slowest is the "stuck" one
     with pytest.raises(ValueError, match="at least two"):
         parity.fast_and_stuck(runs[:1])
     with pytest.raises(ValueError, match="no run reached"):
-        parity.fast_and_stuck(seeds(make_run, "egd-svd", (None, None)))
+        parity.fast_and_stuck(seeds("egd-svd", (None, None)))
 
 
-def test_seed_outcomes_count_fast_seeds_and_keep_failures(make_run):
-    runs = seeds(make_run, "egd-svd", (None, 300, 57, 310)) + seeds(make_run, "vanilla", (400, None, None))
+def test_seed_outcomes_count_fast_seeds_and_keep_failures():
+    runs = seeds("egd-svd", (None, 300, 57, 310)) + seeds("vanilla", (400, None, None))
     rows = parity.seed_outcome_rows(runs, ["egd-svd", "vanilla", "colnorm"], SHAPE, within=300)
     egd, van = rows
     assert (egd["seeds"], egd["reached"], egd["fast"]) == (4, 3, 2)
@@ -42,23 +43,23 @@ def test_seed_outcomes_count_fast_seeds_and_keep_failures(make_run):
     np.testing.assert_array_equal(reached, [False, True, True, True])
 
 
-def test_weight_decay_numbers(make_run):
+def test_weight_decay_numbers():
     runs = [make_run("parity", "egd-svd", seed=s, t95=50, hidden_norm=np.full(100, v)) for s, v in enumerate((3, 4, 5))]
     assert parity.first_epoch_norm(runs) == 4.0
     c = runs[0].config
     assert math.isclose(parity.lr_matrix_norm(c), c.lr * math.sqrt(c.width * c.n))
 
 
-def comparison(make_run, egd_t95, vanilla_t95, extra=()):
-    runs = seeds(make_run, "egd-svd", egd_t95) + seeds(make_run, "vanilla", vanilla_t95) + list(extra)
+def comparison(egd_t95, vanilla_t95, extra=()):
+    runs = seeds("egd-svd", egd_t95) + seeds("vanilla", vanilla_t95) + list(extra)
     return tables.comparison_rows(runs)
 
 
-def test_parity_checks_count_failures_and_never_say_every_seed_for_one(make_run):
+def test_parity_checks_count_failures_and_never_say_every_seed_for_one():
     extra = [make_run("parity", "egd-rsvd", rank=r, seed=0, t95=t) for r, t in ((40, None), (30, 80), (20, 99),
                                                                                   (10, 450))]
-    extra += seeds(make_run, "egd-svd", (400, 450, 500), weight_decay_mode="decoupled")
-    rows = comparison(make_run, (None, None, 100, 150, 200), (300, 900, None, 1000, 1200), extra)
+    extra += seeds("egd-svd", (400, 450, 500), weight_decay_mode="decoupled")
+    rows = comparison((None, None, 100, 150, 200), (300, 900, None, 1000, 1200), extra)
     checks = {c.claim: c for c in parity.parity_checks(rows, SHAPE, budget=2000)}
     median = checks["exact EGD's median over seeds (failures = +inf) is at most 300 epochs"]
     assert median.holds and median.ours == "200 (3/5 reached)" and median.paper == "115 (one run)"
@@ -77,14 +78,14 @@ def test_parity_checks_count_failures_and_never_say_every_seed_for_one(make_run)
     assert not any("every seed" in c.claim for c in checks.values() if "RSVD" in c.claim)
 
 
-def test_parity_checks_when_exact_egd_never_groks(make_run):
-    rows = comparison(make_run, (None, None, 100), (300, 400, 500))
+def test_parity_checks_when_exact_egd_never_groks():
+    rows = comparison((None, None, 100), (300, 400, 500))
     checks = {c.claim: c for c in parity.parity_checks(rows, SHAPE, budget=2000)}
     assert checks["exact EGD's median over seeds (failures = +inf) is at most 300 epochs"].holds is False
     assert checks["vanilla's median (failures = +inf) is at least 5× exact EGD's"].holds is None
 
 
-def test_authors_checks(make_run):
+def test_authors_checks():
     runs = [make_run("parity", "egd-svd", seed=42, t95=155, data_seed=0, random_streams="numpy"),
             make_run("parity", "vanilla", seed=42, t95=None, data_seed=0, random_streams="numpy")]
     rows = tables.comparison_rows(runs)
@@ -94,7 +95,7 @@ def test_authors_checks(make_run):
     assert parity.authors_checks(rows, "(n,k)=(50,4)") == []
 
 
-def test_first_epoch_norm_and_authors_tables(make_run):
+def test_first_epoch_norm_and_authors_tables():
     runs = [make_run("parity", "vanilla", seed=s, t95=50, hidden_norm=np.full(100, 12.0 + s)) for s in range(3)]
     runs += [make_run("parity", "egd-svd", seed=0, t95=50, hidden_norm=np.full(100, 3.75))]
     t = parity.first_epoch_norm_table(runs, SHAPE)
@@ -106,8 +107,8 @@ def test_first_epoch_norm_and_authors_tables(make_run):
                       ["(n, k) = (100, 3)", "vanilla SGD", "1,784", "never", "2,000"]]
 
 
-def test_checks_by_shape_prefix_every_claim(make_run):
-    runs = seeds(make_run, "egd-svd", (100, 120)) + seeds(make_run, "vanilla", (900, 1000))
+def test_checks_by_shape_prefix_every_claim():
+    runs = seeds("egd-svd", (100, 120)) + seeds("vanilla", (900, 1000))
     runs += [make_run("parity", "vanilla", seed=0, t95=4000, n=50, k=4)]
     checks = parity.checks_by_shape(tables.comparison_rows(runs), runs)
     shapes = {c.claim.split(":")[0] for c in checks}

@@ -10,9 +10,10 @@ from egd.book import plateau
 from egd.grokking.config import make_config
 from egd.grokking.engine import build_model
 from egd.grokking.runner import train
+from tests.book.fakes import make_run
 
 
-def test_windows_follow_the_named_measures(make_run):
+def test_windows_follow_the_named_measures():
     train_acc = np.r_[np.full(4, 0.5), np.ones(46)]           # T_mem = 5
     test_acc = np.r_[np.full(19, 0.01), np.full(10, 0.6), np.ones(21)]  # T50 = 20, T95 = 30
     run = make_run("mod-add", "vanilla", t95=30, epochs=50, train_acc=train_acc, test_acc=test_acc)
@@ -31,7 +32,7 @@ def test_condition_numbers_with_and_without_the_smallest_direction():
         plateau.kappa_without_smallest(spectra, drop=4)
 
 
-def test_window_stats_take_the_spectra_inside_the_window(make_run):
+def test_window_stats_take_the_spectra_inside_the_window():
     spectra = np.array([[10.0, 5.0, 1.0], [20.0, 4.0, 2.0], [30.0, 3.0, 1.0]])
     run = make_run("mod-add", "vanilla", t95=30, epochs=40, spectra=spectra, spectra_epochs=[0, 10, 20])
     stats = plateau.window_stats(run, 11, 21)   # the spectra of epochs 11 and 21 (0-based indices 10 and 20)
@@ -97,7 +98,7 @@ def test_the_prediction_bounds_the_smallest_singular_value():
     assert d["rate"] < 0 and d["ratio_max"] <= 1.0 + 1e-4 and d["spectra"] == 10
 
 
-def test_the_prediction_refuses_transformed_runs(make_run):
+def test_the_prediction_refuses_transformed_runs():
     with pytest.raises(ValueError, match="plain SGD"):
         plateau.predicted_decay_singular_value(make_run("mod-add", "egd-svd", t95=10))
     with pytest.raises(ValueError, match="inside the loss"):

@@ -10,6 +10,7 @@ from egd.book import reproduction, style
 from egd.grokking import tables
 from egd.grokking.config import make_config
 from egd.grokking.runner import train
+from tests.book.fakes import make_run
 
 matplotlib.use("Agg")
 
@@ -37,7 +38,7 @@ def test_shapes_sort_as_in_the_paper():
     assert reproduction.shape_title("p=97") == "p = 97"
 
 
-def comparison(make_run):
+def comparison():
     runs = [make_run("mod-add", "vanilla", seed=s, t95=t, sec_per_epoch=0.1) for s, t in enumerate((5000, 9000))]
     runs += [make_run("mod-add", "egd-svd", seed=s, t95=t, sec_per_epoch=0.2) for s, t in enumerate((110, 130))]
     runs += [make_run("mod-add", "colnorm", seed=0, t95=None, epochs=20)]
@@ -45,8 +46,8 @@ def comparison(make_run):
     return tables.comparison_rows(runs)
 
 
-def test_comparison_table_holds_both_medians_and_the_paper_beside_ours(make_run):
-    by_shape = reproduction.rows_by_shape(comparison(make_run), ["vanilla", "egd-svd", "colnorm"])
+def test_comparison_table_holds_both_medians_and_the_paper_beside_ours():
+    by_shape = reproduction.rows_by_shape(comparison(), ["vanilla", "egd-svd", "colnorm"])
     assert list(by_shape) == ["p=97", "p=127"]
     assert [r["method"] for r in by_shape["p=97"]] == ["vanilla", "egd-svd", "colnorm"]
     t = reproduction.comparison_table(by_shape["p=97"], caption="Table 2, p = 97")
@@ -62,8 +63,8 @@ def test_comparison_table_holds_both_medians_and_the_paper_beside_ours(make_run)
     assert "<table" in t._repr_html_()
 
 
-def test_differences_name_only_the_rows_outside_the_tolerance(make_run):
-    rows = comparison(make_run)
+def test_differences_name_only_the_rows_outside_the_tolerance():
+    rows = comparison()
     sentences = reproduction.differences(rows)
     # vanilla (x1.30) is inside; column norm never reached; EGD at p = 127 takes 100 epochs, the paper 62
     assert sentences == [
@@ -73,14 +74,14 @@ def test_differences_name_only_the_rows_outside_the_tolerance(make_run):
         "paper's, outside ±30%."]
 
 
-def test_switch_off_epoch(make_run):
+def test_switch_off_epoch():
     assert reproduction.switch_off_epoch(make_run("mod-add", "egd-svd", t95=40)) == 40
     assert reproduction.switch_off_epoch(make_run("mod-add", "vanilla", t95=40)) is None
     never = make_run("mod-add", "egd-svd", t95=None, epochs=30)
     assert reproduction.switch_off_epoch(never) is None
 
 
-def test_plot_accuracy_train_dashed_test_solid_in_the_method_colour(make_run):
+def test_plot_accuracy_train_dashed_test_solid_in_the_method_colour():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
@@ -97,7 +98,7 @@ def test_plot_accuracy_train_dashed_test_solid_in_the_method_colour(make_run):
 
 
 @pytest.mark.parametrize("label", [None, "seed 3"])
-def test_plot_accuracy_without_switch_off(make_run, label):
+def test_plot_accuracy_without_switch_off(label):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()

@@ -1,9 +1,8 @@
-"""Fake finished runs for the chapters' analyses: exact numbers, no training."""
+"""Fake finished runs for the chapters' analyses: exact numbers, no training (``make_run``)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from egd.grokking.config import make_config
 from egd.grokking.store import RunResult
@@ -51,6 +50,4 @@ def fake_run(task: str = "mod-add", method: str = "vanilla", *, rank: int | None
                      np.asarray(spectra_epochs, dtype=np.int32), summary, {"device_name": "test CPU"})
 
 
-@pytest.fixture
-def make_run():
-    return fake_run
+make_run = fake_run
