@@ -23,8 +23,28 @@ BOOK = REPO / "book"
 HTML = BOOK / "_build" / "html"
 SCREENSHOTS = BOOK / "_build" / "screenshots"
 REQUIRE_BOOK_ENV = "EGD_REQUIRE_BOOK"
-# what the built book is made from: newer than the build means the build is stale
-BOOK_SOURCES = ("book/_config.yml", "book/_toc.yml", "book/*.md", "book/*.bib", "book/_ext/*.py", "notebooks/*.md")
+
+
+def toc_docnames() -> list[str]:
+    """The toc's root and every ``file`` entry (``intro``, ``notebooks/01_...``), in toc order."""
+    import yaml
+
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for key, value in node.items():
+                if key != "root":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({key: value for key, value in toc.items() if key != "root"})
+    return [str(Path(name).with_suffix("")) for name in names]
 
 
 def book_required() -> bool:
@@ -32,14 +52,19 @@ def book_required() -> bool:
 
 
 def book_unavailable() -> str | None:
-    """Why the built book cannot be checked, or None."""
+    """Why the built book cannot be checked, or None.
+
+    Stale means a page's source is newer than its HTML, which is how Sphinx itself decides
+    what to rebuild: after ``make book`` no page is stale. (Configuration files are not
+    compared: Sphinx rebuilds on a changed *value*, not on a touched file.)
+    """
     if not (HTML / "index.html").is_file():
         return f"book not built ({HTML.relative_to(REPO)}/index.html missing): run `make book` first"
-    built = max(path.stat().st_mtime for path in HTML.rglob("*.html"))
-    sources = [path for pattern in BOOK_SOURCES for path in REPO.glob(pattern) if path.is_file()]
-    newer = sorted((path for path in sources if path.stat().st_mtime > built), key=lambda p: -p.stat().st_mtime)
-    if newer:
-        return f"built book is older than {newer[0].relative_to(REPO)}: run `make book` to rebuild it"
+    for name in toc_docnames():
+        sources = [path for path in (BOOK / f"{name}.md", BOOK / f"{name}.ipynb") if path.is_file()]
+        page = HTML / f"{name}.html"
+        if sources and page.is_file() and sources[0].stat().st_mtime > page.stat().st_mtime:
+            return f"built book is older than {sources[0].resolve().relative_to(REPO)}: run `make book` to rebuild it"
     return None
 
 

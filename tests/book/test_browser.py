@@ -25,33 +25,12 @@ from pathlib import Path
 import pytest
 
 from tests.book import chromium_check
-from tests.book.conftest import BOOK
+from tests.book.conftest import toc_docnames
 
 OPTIONAL_PAGES = ("genindex.html", "search.html")
 
 
-def toc_pages() -> list[str]:
-    """The HTML page of the toc's root and of every ``file`` entry, in toc order."""
-    import yaml
-
-    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({key: value for key, value in toc.items() if key != "root"})
-    return [str(Path(name).with_suffix(".html")) for name in files]
-
-
-PAGES = toc_pages() + list(OPTIONAL_PAGES)
+PAGES = [f"{name}.html" for name in toc_docnames()] + list(OPTIONAL_PAGES)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -104,5 +83,5 @@ def test_math_renderer_is_bundled(built_book):
     assert with_math, "no page with math: nothing to check"
     for page in with_math:
         depth = "../" * page.count("/")
-        assert re.search(rf'<script[^>]+src="{re.escape(depth)}_static/mathjax/tex-chtml\.js"',
+        assert re.search(rf'<script[^>]+src="{re.escape(depth)}_static/mathjax/tex-chtml\.js(?:\?[^"]*)?"',
                          (built_book / page).read_text()), f"{page} does not load the bundled MathJax"
