@@ -1,11 +1,11 @@
 """The built book, read in headless Chromium with no network (see ``chromium_check``).
 
 Which pages: every page the table of contents lists (``book/_toc.yml``: the root and each
-``file``), plus Sphinx's ``genindex.html`` and ``search.html`` when the build has them (the
-search page is what the search box leads to; the index is linked from nowhere today but is
-built and reachable). ``index.html`` is only Jupyter Book's redirect to the root page, checked
-here for where it points. A test also makes sure no other HTML page was built that this
-list would miss.
+``file``), plus Sphinx's ``genindex.html`` and ``search.html`` when the build has them: every
+page links to the index, and the search box leads to the search page (its results are filled
+in by script, so an error there shows in the console). ``index.html`` is only Jupyter Book's
+redirect to the root page, checked here for where it points. A test also makes sure no other
+HTML page was built that this list would miss.
 
 Each page test reports *every* problem of its page, and each page is its own test, so one
 run lists all failures of all pages. It also writes ``book/_build/screenshots/<page>.png``
