@@ -20,7 +20,8 @@ from .reproduction import shape_title, switch_off_epoch
 __all__ = ["METHOD_ORDER", "ms_per_epoch", "convergence_table", "convergence_summary", "epoch_cost_table",
            "wall_time_rows", "wall_time_table", "same_ranking", "modular_checks", "convergence_checks",
            "epoch_cost_checks",
-           "EPOCH_BUDGET_RATIO", "SPEEDUP_FACTOR", "PAPER_WALL_SPEEDUP_RANGE", "RELAPSE_MARGIN", "FINAL_ACCURACY"]
+           "EPOCH_BUDGET_RATIO", "SPEEDUP_FACTOR", "PAPER_WALL_SPEEDUP_RANGE", "RELAPSE_MARGIN", "FINAL_ACCURACY",
+           "RANKING_TIE"]
 
 #: Tables 2–3's methods in the paper's column order (method keys).
 METHOD_ORDER = ("vanilla", "egd-svd", "egd-rsvd128", "egd-rsvd64", "colnorm")
@@ -35,6 +36,8 @@ PAPER_WALL_SPEEDUP_RANGE = (10.0, 14.0)
 #: the switch-off; and it has "converged" when its test accuracy ends above :data:`FINAL_ACCURACY`.
 RELAPSE_MARGIN = 0.02
 FINAL_ACCURACY = 0.99
+#: Two of the paper's numbers closer than this fraction count as a tie when ranking methods.
+RANKING_TIE = 0.05
 
 
 def ms_per_epoch(run: RunResult) -> float:
@@ -138,9 +141,11 @@ def _ordering(rows: dict[str, dict], key: str) -> list[str]:
     return sorted((m for m in METHOD_ORDER if m in rows and rows[m][key] is not None), key=lambda m: rows[m][key])
 
 
-def same_ranking(rows: dict[str, dict]) -> bool:
-    """Whether every pair of methods the paper ranks strictly (fewer epochs) is ranked the same way
-    by our medians over seeds with failures as +inf (None counts as +inf; the paper's ties are free)."""
+def same_ranking(rows: dict[str, dict], tie: float = RANKING_TIE) -> bool:
+    """Whether every pair of methods the paper ranks apart is ranked the same way by our medians
+    over seeds with failures as +inf (None counts as +inf). The paper "ranks apart" two methods
+    whose epochs differ by more than the fraction ``tie`` of the smaller; closer pairs are ties,
+    free to go either way."""
     inf = float("inf")
     keys = [m for m in rows if rows[m]["paper_has_entry"]]
     for a in keys:
@@ -149,7 +154,7 @@ def same_ranking(rows: dict[str, dict]) -> bool:
             pa, pb = inf if pa is None else pa, inf if pb is None else pb
             oa, ob = rows[a]["median_all"], rows[b]["median_all"]
             oa, ob = inf if oa is None else oa, inf if ob is None else ob
-            if pa < pb and not oa < ob:
+            if pa * (1 + tie) < pb and not oa < ob:
                 return False
     return True
 
@@ -183,7 +188,8 @@ def modular_checks(rows: list[dict], task: str, wall: list[dict] | None = None) 
                                     reached == runs_all, f"{len(here)} methods, one run each",
                                     f"{reached}/{runs_all} runs of {len(here)} methods"))
         paper_order, ours_order = _ordering(here, "paper"), _ordering(here, "median_all")
-        checks.append(display.Check(f"{where}: the methods rank as in the paper (median epochs to 95%)",
+        checks.append(display.Check(f"{where}: the methods rank as in the paper (median epochs to 95%; the "
+                                    f"paper's numbers within {RANKING_TIE:.0%} of each other count as ties)",
                                     same_ranking(here),
                                     " < ".join(method_label(m) for m in paper_order),
                                     " < ".join(method_label(m) for m in ours_order)))
@@ -233,7 +239,7 @@ def convergence_checks(runs: Sequence[RunResult], margin: float = RELAPSE_MARGIN
     if switched:
         lowest = min(s["min_test_after"] for s in switched)
         checks.append(display.Check(
-            f"{where}: after the switch-off, test accuracy never falls more than {margin:.0%} below "
+            f"{where}: after the switch-off, test accuracy never falls more than {100 * margin:.0f} points below "
             f"{c.threshold:.0%} ({len(switched)} methods with a transform)", lowest >= c.threshold - margin, "–",
             "lowest: " + ", ".join(f"{method_label(s['method'])} {s['min_test_after']:.1%}" for s in switched)))
     checks.append(display.Check(

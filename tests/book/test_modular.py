@@ -79,6 +79,9 @@ def test_same_ranking_lets_the_papers_ties_go_either_way():
     assert modular.same_ranking(rows)
     rows["a"]["median_all"] = None  # never = +inf: now slower than b and c
     assert not modular.same_ranking(rows)
+    close = {"a": {"paper": 222, "paper_has_entry": True, "median_all": 261},   # the paper's p = 79 pair
+             "b": {"paper": 224, "paper_has_entry": True, "median_all": 247}}
+    assert modular.same_ranking(close) and not modular.same_ranking(close, tie=0.0)
 
 
 def test_modular_checks():
@@ -89,7 +92,7 @@ def test_modular_checks():
     assert by["exact EGD reaches 95% at least 10× sooner than vanilla (epochs)"].ours == "50×"
     assert by["that speed-up is within a factor 2 of the paper's"].holds
     assert by["every method reaches 95% on every seed"].ours == "9/9 runs of 5 methods"
-    assert by["the methods rank as in the paper (median epochs to 95%)"].holds
+    assert next(c for k, c in by.items() if k.startswith("the methods rank as in the paper")).holds
     cells = by["our median epochs lie within ±30% of the paper's in every cell"]
     assert cells.holds and cells.ours == "5 of 5 cells"
     assert not [c for c in checks if "wall time" in c.claim]  # no wall-time rows given
