@@ -87,3 +87,16 @@ def test_convergence_runs_are_the_table_runs_continued_past_the_threshold():
             assert config_key(c) != config_key(table[(c.method, c.rank)])
     configs, where = experiments.run_set("modular-convergence")
     assert where == "" and len(configs) == 2 * len(experiments.MODULAR_METHODS)
+
+
+def test_a_longer_patience_continues_the_same_run_bit_for_bit():
+    short = make_config("parity", "egd-svd", preset="smoke", n=10, k=2, threshold=0.9, patience=2, max_epochs=30,
+                        spectrum_every=1)
+    long = dataclasses.replace(short, patience=6)
+    a, b = train(short), train(long)
+    assert a.epochs_to_threshold is not None and a.epochs_to_threshold == b.epochs_to_threshold
+    assert len(b.epochs) == len(a.epochs) + 4
+    for name, column in a.history.items():
+        if name != "seconds":
+            np.testing.assert_array_equal(b.history[name][:len(column)], column)
+    np.testing.assert_array_equal(b.spectra[:len(a.spectra)], a.spectra)
