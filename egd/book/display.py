@@ -102,7 +102,14 @@ class Check:
     ours: str = UNDECIDED
 
 
-def checks_table(checks: Sequence[Check], *, caption: str = "") -> Table:
-    """A ✓ / ✗ table of ``checks``: verdict, claim, the paper's number, ours."""
-    return Table(["", "claim", "paper", "ours"], [[mark(c.holds), c.claim, c.paper, c.ours] for c in checks],
+def checks_table(checks: Sequence[Check], *, caption: str = "",
+                 header: tuple[str, str] = ("paper", "ours")) -> Table:
+    """A ✓ / ✗ table of ``checks``: verdict, claim, the paper's number, ours.
+
+    ``header``: the names of the last two columns (e.g. ``("prediction", "measured")`` where
+    the number to meet is a model's prediction rather than the paper's).
+    """
+    if len(header) != 2:
+        raise ValueError(f"header must name the two number columns, got {header!r}")
+    return Table(["", "claim", *header], [[mark(c.holds), c.claim, c.paper, c.ours] for c in checks],
                  caption=caption, align="cllr")
