@@ -18,7 +18,7 @@ never reached the level as ``+inf`` (:func:`egd.grokking.tables.censored_median`
 
 Colours: harness methods use :func:`egd.book.style.method_style`; the network of level 2 uses
 the colour of the harness method it runs (GD as vanilla, ``egd-svd``, rank-1 RSVD as
-``egd-rsvd1``); the toy's three update rules have their own :data:`TOY_METHOD_COLORS`.
+``egd-rsvd1``); the toy's three update rules keep the toy chapters' colours (:func:`egd.book.toy.method_style`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from egd.book import definitions
+from egd.book import toy as toy_chapter
 from egd.book.display import Check, Table, checks_table, fmt_epochs, fmt_number
 from egd.book.style import MethodStyle, method_style
 from egd.grokking import labels
@@ -41,8 +42,8 @@ from egd.grokking.tables import censored_median, summarize_seeds
 from egd.validation import anisotropy, toy_mlp
 
 __all__ = [
-    "SLOPE_TOLERANCE", "LEVEL1_TOLERANCE", "LEVEL1_SETTING", "HALF_ERROR_LEVEL", "TOY_METHOD_COLORS",
-    "TOY_METHOD_LABELS", "LEVEL2_KEYS", "LEVEL2_LABELS", "toy_method_style", "level2_style", "fmt_slope", "fmt_fit",
+    "SLOPE_TOLERANCE", "LEVEL1_TOLERANCE", "LEVEL1_SETTING", "HALF_ERROR_LEVEL",
+    "LEVEL2_KEYS", "LEVEL2_LABELS", "toy_method_style", "level2_style", "fmt_slope", "fmt_fit",
     "verdict", "relative_deviation", "Level1", "level1", "plateau_table", "median_by_eps", "Level2", "level2",
     "memorisation_time", "Level3", "level3", "speedup", "summary_checks", "summary_table", "level2_checks",
     "level3_checks", "prose_table", "measures_table", "settings_table", "level2_table", "half_error_table",
@@ -66,21 +67,15 @@ ESCAPE_GAIN_FACTOR = 3.0
 #: ... and GD's half-error time is more than this many times EGD's.
 HALF_ERROR_GAIN_FACTOR = 5.0
 
-#: One colour per toy update rule (level 1): plain GD, the paper's Sigma^-1 step (Eq. 9) and
-#: EGD proper (U V^T of the 1 x 2 gradient, i.e. normalised GD).
-TOY_METHOD_COLORS: dict[str, str] = {"gd": "#000000", "paper_egd": "#0072B2", "egd": "#D55E00"}
-TOY_METHOD_LABELS: dict[str, str] = {"gd": "GD", "paper_egd": "the paper's Σ⁻¹ step (Eq. 9)",
-                                     "egd": "EGD proper (normalised GD)"}
 #: Level 2's methods as harness method keys (for their colour): GD is vanilla, rank-1 RSVD is egd-rsvd1.
 LEVEL2_KEYS: dict[str, str] = {"gd": "vanilla", "egd-svd": "egd-svd", "egd-rsvd": "egd-rsvd1"}
 LEVEL2_LABELS: dict[str, str] = {"gd": "GD", "egd-svd": "EGD (exact)", "egd-rsvd": "EGD-RSVD r=1"}
 
 
 def toy_method_style(method: str, *, linestyle: str = "-") -> MethodStyle:
-    """Colour and label of a toy update rule (``"gd"``, ``"paper_egd"``, ``"egd"``)."""
-    if method not in TOY_METHOD_COLORS:
-        raise ValueError(f"method must be one of {tuple(TOY_METHOD_COLORS)}, got {method!r}")
-    return MethodStyle(TOY_METHOD_COLORS[method], linestyle, TOY_METHOD_LABELS[method])
+    """Colour and label of a toy update rule (``"gd"``, ``"paper_egd"``, ``"egd"``): the toy
+    chapters' style (:func:`egd.book.toy.method_style`), so a rule looks the same everywhere."""
+    return toy_chapter.method_style(method, linestyle=linestyle)
 
 
 def level2_style(method: str) -> MethodStyle:
@@ -383,7 +378,7 @@ def summary_checks(l1: Level1, l2: Level2, l3: Level3) -> list[Check]:
     checks = []
     for method in l1.reference:
         dev = l1.max_deviation(method)
-        checks.append(Check(f"Level 1, {TOY_METHOD_LABELS[method]}: torch and numpy trajectories agree "
+        checks.append(Check(f"Level 1, {toy_chapter.METHOD_NAMES[method]}: torch and numpy trajectories agree "
                             "(largest relative deviation)", dev <= LEVEL1_TOLERANCE,
                             f"≤ {LEVEL1_TOLERANCE:.0e}", f"{dev:.1e}"))
     slopes, toy = l2.slopes, l2.toy_slopes

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from egd.book import definitions, display, style, validation
+from egd.book import definitions, display, style, toy, validation
 from egd.grokking.store import find_run
 from egd.validation import anisotropy, toy_mlp
 
@@ -47,7 +47,7 @@ def test_level2_methods_take_the_colour_of_the_harness_method_they_run():
 
 
 def test_toy_methods_have_one_distinct_colour_each():
-    colours = {m: validation.toy_method_style(m).color for m in validation.TOY_METHOD_COLORS}
+    colours = {m: validation.toy_method_style(m).color for m in toy.METHOD_COLORS}
     assert len(set(colours.values())) == 3
     assert validation.toy_method_style("gd", linestyle="--").linestyle == "--"
     with pytest.raises(ValueError, match="method"):
