@@ -74,6 +74,9 @@ __all__ = ["batch_signature", "group_configs", "loss_gradient", "BatchedTrainer"
 #: ``env["engine"]`` of results written by this engine (results of the single-run engine
 #: carry no ``engine`` entry).
 ENGINE_NAME = "batched"
+#: The gradient through a ReLU from its output: ``grad`` where ``out > 0``, else 0 (what autograd
+#: applies for ``torch.relu``).
+_relu_backward = torch.ops.aten.threshold_backward
 #: Floats per evaluation chunk over all runs of the batch (the single-run engine's
 #: ``EVAL_CHUNK`` rows times a width of 512), so the hidden activations stay cache-sized.
 EVAL_ELEMENTS = EVAL_CHUNK * 512
@@ -279,6 +282,7 @@ class BatchedTrainer:
             return torch.tensor(values, dtype=dtype, device=dev).view(-1, 1, 1)
 
         self.neg_lr = column([-c.lr for c in cfgs])
+        self.neg_lr_rows = self.neg_lr.view(-1, 1)
         self.wd_loss = column([c.weight_decay if c.weight_decay_mode == "loss" else 0.0 for c in cfgs])
         self.wd_decoupled = column([c.weight_decay if c.weight_decay_mode == "decoupled" else 0.0 for c in cfgs])
         self.any_wd_loss = bool((self.wd_loss != 0).any())
@@ -410,12 +414,11 @@ class BatchedTrainer:
             x, y = data.x_train[self.rows, idx], data.y_train[self.rows, idx]
         act = self._hidden(x).relu_()
         out = torch.bmm(act, self.W2.mT)  # (R, B, out)
-        binary = out.shape[-1] == 1
-        g_out = loss_gradient(out.squeeze(-1) if binary else out, y, self.loss).div_(self.batch)
-        if binary:
-            g_out = g_out.unsqueeze(-1)
+        if out.shape[-1] == 1:  # scalar output: labels as (R, B, 1), elementwise losses
+            y = y.unsqueeze(-1)
+        g_out = loss_gradient(out, y, self.loss).div_(self.batch)  # d mean-loss / d out
         gW2 = torch.bmm(g_out.mT, act)
-        g_pre = torch.ops.aten.threshold_backward(torch.bmm(g_out, self.W2), act, 0)  # through the ReLU
+        g_pre = _relu_backward(torch.bmm(g_out, self.W2), act, 0)
         gb1 = g_pre.sum(1)
         if data.index:
             B, j = x.shape[1], x.shape[2]
@@ -443,7 +446,7 @@ class BatchedTrainer:
             for g in (G1, gb1, gW2):
                 g.masked_fill_(self.frozen.view(-1, *([1] * (g.ndim - 1))), 0.0)
         self.W1.addcmul_(G1, self.neg_lr)
-        self.b1.addcmul_(gb1, self.neg_lr.view(-1, 1))
+        self.b1.addcmul_(gb1, self.neg_lr_rows)
         self.W2.addcmul_(gW2, self.neg_lr)
 
     def train_epoch(self) -> None:
