@@ -12,9 +12,9 @@ paper's MLP of R runs is held as stacked parameters ``W1: (R, width, in)``,
 with ``torch.bmm`` / ``baddbmm`` (or a batched gather for one-hot inputs), and the
 gradients of the two layers written out by hand (:func:`loss_gradient` and the chain rule
 through the ReLU). Why not ``torch.func`` (``stack_module_state`` + ``functional_call``
-+ ``vmap(grad(...))``): measured at R = 10 on a parity step (1 torch thread), vmap took
-about 6x the time of the hand-written batched step and was slower than one run at a time,
-and autograd on the batched ``bmm`` graph about 1.8x; the model's one-hot gather
++ ``vmap(grad(...))``): measured at R = 10 on a parity step (1 torch thread, CPU time),
+vmap took 4.5x the time of the hand-written batched step (per run only 1.5x faster than one
+run at a time, against 7x), and autograd on the batched ``bmm`` graph 1.8x; the model's one-hot gather
 (:class:`egd.grokking.models.OneHotLinear`) also has no vmap rule. A two-layer MLP has two
 short, exact gradient formulas, and the equivalence test (float64, batched against one at
 a time, within 1e-9) pins them to autograd.

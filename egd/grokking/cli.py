@@ -109,10 +109,19 @@ def _dask_options(parser: argparse.ArgumentParser) -> None:
                              "agree (default 1: the single-run engine)")
 
 
-def _run_sweep(args: argparse.Namespace, configs: list, out) -> int:
-    from .sweep import DEFAULT_THREADS, run_sweep
+def _run_sweep(args: argparse.Namespace, configs: list, out, header: str) -> int:
+    from .environment import require_device
+    from .sweep import DEFAULT_THREADS, default_workers, run_sweep
 
-    report = run_sweep(configs, out, batch=args.batch, workers=args.jobs, scheduler=args.scheduler,
+    if not args.scheduler:  # trained on this machine: its devices must do, before anything starts
+        for device in sorted({c.device for c in configs}):
+            require_device(device)
+    workers = args.jobs or default_workers(configs)
+    where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process" if workers == 1
+             else f"on a local Dask cluster of {workers} single-threaded worker processes")
+    batches = f", in batches of up to {args.batch}" if args.batch > 1 else ""
+    print(f"{header} {where}{batches}, results in {out}", flush=True)
+    report = run_sweep(configs, out, batch=args.batch, workers=workers, scheduler=args.scheduler,
                        threads=args.threads or DEFAULT_THREADS, checkpoint_every=args.checkpoint_every,
                        reuse=not getattr(args, "retrain", False), progress=not args.no_progress,
                        echo=lambda line: print(line, flush=True))
@@ -123,21 +132,11 @@ def _run_sweep(args: argparse.Namespace, configs: list, out) -> int:
     return 0
 
 
-def _where(args: argparse.Namespace) -> str:
-    if args.scheduler:
-        return f"on the Dask cluster at {args.scheduler}"
-    if args.jobs == 1:
-        return "in this process"
-    return f"on a local Dask cluster of {args.jobs or 'one worker per core'} worker(s)"
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     grid = list(itertools.product(args.task, args.p or [None], args.methods, args.seeds))
     configs = [_config(args, task, method, seed, p if methods.TASKS[task][0] == "modular" else None)
                for task, p, method, seed in grid]  # all validated before anything trains
-    batched = f", batches of up to {args.batch}" if args.batch > 1 else ""
-    print(f"sweep: {len(configs)} runs {_where(args)}{batched}, results in {args.out}", flush=True)
-    return _run_sweep(args, configs, args.out)
+    return _run_sweep(args, configs, args.out, f"sweep: {len(configs)} runs")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -177,8 +176,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     todo = [c for c, done in zip(configs, finished) if not done]
     if not todo:
         return 0
-    print(f"training {len(todo)} runs {_where(args)}", flush=True)
-    return _run_sweep(args, todo, out)
+    return _run_sweep(args, todo, out, f"training {len(todo)} runs")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

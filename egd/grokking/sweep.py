@@ -89,7 +89,10 @@ def run_locks(configs: Sequence[RunConfig], out_dir: Path) -> Iterator[None]:
             path = out_dir / f".{name}.lock"
             fh = open(path, "a+b")  # held until the runs are done
             held.append((name, path, fh))
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            except OSError:  # a file system without locks (old NFS): atomic writes still keep files whole
+                pass
         yield
     finally:
         for name, path, fh in reversed(held):
@@ -216,6 +219,11 @@ def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, batch
     engine). ``echo``: receives one line per finished run (:func:`describe`) and per
     failed task. Returns what finished and what failed; failures do not stop the others.
     """
+    from .environment import require_device
+
+    if client is None and scheduler is None:  # this machine's workers: its devices must do
+        for device in sorted({c.device for c in configs}):
+            require_device(device)
     out = Path(out_dir).resolve()  # workers may start elsewhere: give them an absolute path
     out.mkdir(parents=True, exist_ok=True)
     tasks = plan_tasks(configs, batch)

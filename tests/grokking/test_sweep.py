@@ -86,7 +86,7 @@ def test_sweep_on_an_existing_cluster_in_batches(cluster, tmp_path, capsys):
             "--preset", "smoke", "--max-epochs", "3", "--batch", "2", "--scheduler", cluster.scheduler_address,
             "--out", str(tmp_path), "--no-progress"]
     assert cli.main(argv) == 0
-    assert f"on the Dask cluster at {cluster.scheduler_address}, batches of up to 2" in capsys.readouterr().out
+    assert f"on the Dask cluster at {cluster.scheduler_address}, in batches of up to 2" in capsys.readouterr().out
     runs = load_runs(tmp_path)
     assert len(runs) == 4 and all(r.env["engine"] == "batched" and r.env["batch_runs"] == 2 for r in runs)
     with pytest.raises(SystemExit):
