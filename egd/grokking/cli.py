@@ -2,7 +2,7 @@
 
     egd-grok train --task mod-add --p 97 --method egd-svd
     egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
-    egd-grok sweep --task parity --methods vanilla --seeds 0 1 2 3 4 5 6 7 8 9 --batch 10
+    egd-grok sweep --task parity --methods vanilla --seeds 0 1 2 3 4 5 6 7 8 9 --batch-runs 10
     egd-grok sweep ... --scheduler tcp://10.0.0.5:8786
     egd-grok report --results results
     egd-grok bench
@@ -13,7 +13,7 @@ Task and method choices come from :data:`egd.methods.TASKS` and
 configuration is validated (``ValueError`` -> a one-line error, exit status 2) before
 any training starts. Results go to ``--out`` (default ``results``), one JSON + NPZ per
 run; a finished run with the same config is reused, an interrupted one resumes from its
-checkpoint. ``sweep`` and ``reproduce`` submit their runs (or batches of ``--batch`` runs)
+checkpoint. ``sweep`` and ``reproduce`` submit their runs (or batches of ``--batch-runs`` runs)
 as Dask tasks (:mod:`egd.grokking.sweep`): to an embedded local cluster of ``--jobs``
 single-threaded worker processes (default: one per core; ``--jobs 1``: in this process),
 or to an existing cluster with ``--scheduler ADDRESS``.
@@ -104,9 +104,9 @@ def _dask_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="submit to an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786; "
                              "--out must be a folder every worker sees")
-    parser.add_argument("--batch", type=int, default=1, metavar="R",
+    parser.add_argument("--batch-runs", type=int, default=1, metavar="R",
                         help="runs per task, trained together by the batched engine when their shapes "
-                             "agree (default 1: the single-run engine)")
+                             "agree (default 1: the single-run engine); not --batch-size, the SGD mini-batch")
 
 
 def _run_sweep(args: argparse.Namespace, configs: list, out, header: str) -> int:
@@ -119,9 +119,9 @@ def _run_sweep(args: argparse.Namespace, configs: list, out, header: str) -> int
     workers = args.jobs or default_workers(configs)
     where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process" if workers == 1
              else f"on a local Dask cluster of {workers} single-threaded worker processes")
-    batches = f", in batches of up to {args.batch}" if args.batch > 1 else ""
+    batches = f", in batches of up to {args.batch_runs}" if args.batch_runs > 1 else ""
     print(f"{header} {where}{batches}, results in {out}", flush=True)
-    report = run_sweep(configs, out, batch=args.batch, workers=workers, scheduler=args.scheduler,
+    report = run_sweep(configs, out, batch=args.batch_runs, workers=workers, scheduler=args.scheduler,
                        threads=args.threads or DEFAULT_THREADS, checkpoint_every=args.checkpoint_every,
                        reuse=not getattr(args, "retrain", False), progress=not args.no_progress,
                        echo=lambda line: print(line, flush=True))
@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "jobs", None) is not None and args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
-    if getattr(args, "batch", 1) < 1:
-        parser.error(f"--batch must be >= 1, got {args.batch}")
+    if getattr(args, "batch_runs", 1) < 1:
+        parser.error(f"--batch-runs must be >= 1, got {args.batch_runs}")
     if getattr(args, "scheduler", None) and args.jobs is not None:
         parser.error("--jobs sets the size of the embedded cluster; with --scheduler the cluster's own workers "
                      "train the runs (drop one of the two)")

@@ -83,7 +83,7 @@ def test_a_failing_task_is_reported_and_the_others_finish(tmp_path, monkeypatch,
 
 def test_sweep_on_an_existing_cluster_in_batches(cluster, tmp_path, capsys):
     argv = ["sweep", "--task", "mod-add", "--methods", "vanilla", "egd-svd", "--seeds", "0", "1", "--p", "23",
-            "--preset", "smoke", "--max-epochs", "3", "--batch", "2", "--scheduler", cluster.scheduler_address,
+            "--preset", "smoke", "--max-epochs", "3", "--batch-runs", "2", "--scheduler", cluster.scheduler_address,
             "--out", str(tmp_path), "--no-progress"]
     assert cli.main(argv) == 0
     assert f"on the Dask cluster at {cluster.scheduler_address}, in batches of up to 2" in capsys.readouterr().out
