@@ -37,13 +37,15 @@ from egd.grokking.store import RunResult
 from . import display
 from .display import Check, Link, Table
 
-__all__ = ["PARTIAL", "NOT_IN_BUILD", "STATUS", "PAPER_CLAIMS", "Finding", "combine", "pick", "seed_range",
-           "load_runs", "modular_findings", "parity_findings", "plateau_findings", "real_task_findings",
+__all__ = ["PARTIAL", "BEYOND_THE_PAPER", "NOT_IN_BUILD", "STATUS", "PAPER_CLAIMS", "Finding", "combine", "pick",
+           "seed_range", "load_runs", "modular_findings", "parity_findings", "plateau_findings", "real_task_findings",
            "toy_findings", "simulation_findings", "validation_findings", "summarize", "EXTRA_SOURCES", "register",
            "extra_findings", "all_findings", "chapter_href", "findings_table", "PAPER_SHAPES", "ScoreRow", "scoreboard",
            "scoreboard_table"]
 
 PARTIAL = "partial"
+#: The key of a finding that no claim of the paper states (shown on the landing page, not on the scoreboard).
+BEYOND_THE_PAPER = "beyond the paper"
 NOT_IN_BUILD = "not in this build"
 #: Scoreboard status of a claim from the verdicts of its rows.
 STATUS = {display.HOLDS: "reproduced", PARTIAL: "partly reproduced", display.FAILS: "not reproduced",
@@ -82,8 +84,9 @@ SAME_EVIDENCE = {"Figure 1": ("Table 2", "Table 3"), "Figure 2": ("Table 4",), "
 @dataclass(frozen=True)
 class Finding:
     """One claim of the paper against ours: the claim, the paper's number, ours, the verdict
-    (✓, ✗, :data:`PARTIAL`, – or :data:`NOT_IN_BUILD`), the chapter that shows it (file name) and
-    optionally a label in it, and the :data:`PAPER_CLAIMS` key it bears on."""
+    (✓, ✗, :data:`PARTIAL`, – or :data:`NOT_IN_BUILD`), the chapter that shows it (file name),
+    the :data:`PAPER_CLAIMS` key it bears on (:data:`BEYOND_THE_PAPER` for a finding the paper
+    does not state), other keys it bears on too, and optionally a label in the chapter."""
 
     claim: str
     paper: str
@@ -92,6 +95,11 @@ class Finding:
     chapter: str
     key: str
     anchor: str = ""
+    also: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key, *self.also)
 
 
 def combine(checks: Sequence[Check]) -> str:
@@ -269,7 +277,8 @@ def plateau_findings(results_dir: str | os.PathLike) -> list[Finding]:
                 "not in the paper",
                 f"κ = {v['kappa']:.0f} with it, {v['kappa_without']:.1f} without it; EGD's own gradient during its "
                 f"plateau κ = {e['kappa']:.0f} (EGD equalises the step, not the gradient)",
-                combine(pick(checks, "one direction dominates") + pick(checks, "EGD's own")), PLATEAU, "Figure 4"),
+                combine(pick(checks, "one direction dominates") + pick(checks, "EGD's own")), PLATEAU,
+                BEYOND_THE_PAPER),
     ]
 
 
@@ -333,14 +342,15 @@ def simulation_findings(cfg=None) -> list[Finding]:
                                    slopes=slopes, chatter=chatter, equi=crossing, equi_slope=a3_slopes,
                                    equi_rows_=a3_rows, eigen=eig)
 
-    def row(claim, fragments, key):
+    def row(claim, fragments, key, also=()):
         chosen = [c for f in fragments for c in pick(checks, f)]
         ours = chosen[0].ours if len(chosen) == 1 else summarize(chosen)
-        return Finding(claim, chosen[0].paper, ours, combine(chosen), SIMULATION, key)
+        return Finding(claim, chosen[0].paper, ours, combine(chosen), SIMULATION, key, also=also)
 
     return [
         row("Figure 6: Theorem 1 describes finite-sample GD runs", ("Theorem 1 describes", "for each of",
-                                                                    "for the mean curve"), "Figure 6"),
+                                                                    "for the mean curve"), "Figure 6",
+            also=("Theorem 1",)),
         row("Corollary 1 (A) in simulation: GD's escape time ∝ 1/ε", ("Corollary 1 (A)",), "Corollary 1"),
         row("EGD proper (Eq. 11) removes ε from the plateau, in simulation", ("EGD (Eq. 11) removes",),
             "EGD on the toy"),
@@ -384,7 +394,7 @@ def summarize(checks: Sequence[Check]) -> str:
 
 
 def _strip_level(claim: str) -> str:
-    return re.sub(r"^Level \d+,?\s*", "", claim)
+    return re.sub(r"^Level \d+[,:]?\s*", "", claim)
 
 
 # --- later chapters ----------------------------------------------------------------------------------------------
@@ -457,12 +467,14 @@ def scoreboard(findings: Sequence[Finding]) -> list[ScoreRow]:
     (:data:`PAPER_SHAPES`) are named."""
     by_key: dict[str, list[Finding]] = {}
     for f in findings:
-        by_key.setdefault(f.key, []).append(f)
+        for key in f.keys:
+            by_key.setdefault(key, []).append(f)
     out = []
     for key, what in PAPER_CLAIMS:
         sources = SAME_EVIDENCE.get(key, (key,))
         rows = [f for k in sources for f in by_key.get(k, [])]
-        missing = tuple(shape for k in sources for shape in PAPER_SHAPES.get(k, ())
+        missing = tuple(shape if key == k else f"{k} at {shape}"
+                        for k in sources for shape in PAPER_SHAPES.get(k, ())
                         if not any(shape in f.claim for f in by_key.get(k, [])))
         if not rows:
             out.append(ScoreRow(key, what, NOT_IN_BUILD, "no result of it in this build", (), missing))

@@ -191,3 +191,42 @@ def test_missing_results_leave_their_claims_out_of_this_build(tmp_path):
     board = {r.key: r for r in findings.scoreboard(findings.real_task_findings(tmp_path))}
     assert board["Table 2"].verdict == findings.NOT_IN_BUILD
     assert board["Table 2"].status == findings.NOT_IN_BUILD
+
+
+def test_a_finding_may_bear_on_several_claims_or_on_none_of_the_papers():
+    rows = [findings.Finding("curves", "", "", findings.PARTIAL, findings.SIMULATION, "Figure 6", also=("Theorem 1",)),
+            findings.Finding("sign", "", "", display.FAILS, findings.TOY, "Theorem 1"),
+            findings.Finding("extra", "", "", display.HOLDS, findings.PLATEAU, findings.BEYOND_THE_PAPER)]
+    board = {r.key: r for r in findings.scoreboard(rows)}
+    assert board["Theorem 1"].verdict == findings.PARTIAL and board["Theorem 1"].findings.startswith("2 findings")
+    assert board["Figure 6"].verdict == findings.PARTIAL
+    assert findings.BEYOND_THE_PAPER not in board
+    assert board["Figure 4"].verdict == findings.NOT_IN_BUILD
+
+
+def test_a_figure_of_a_tables_runs_names_that_tables_missing_shapes():
+    rows = [findings.Finding(f"Table 2, modular addition, p = {p}: fast", "", "", display.HOLDS, findings.MODULAR,
+                             "Table 2") for p in (79, 97, 127)]
+    rows.append(findings.Finding("Table 3, modular multiplication, p = 97: fast", "", "", display.HOLDS,
+                                 findings.MODULAR, "Table 3"))
+    board = {r.key: r for r in findings.scoreboard(rows)}
+    assert board["Table 2"].status == "reproduced"
+    assert board["Figure 1"].missing == ("Table 3 at p = 79", "Table 3 at p = 127")
+
+
+def test_toy_verdicts_are_the_chapters():
+    from egd.book import toy
+
+    checks = toy.theory_checks(tau=toy.tau_comparison(), scan=toy.escape_scan(toy.eps_grid("quick")),
+                               sign=toy.sign_check(), integrals=toy.a3_integrals(),
+                               eigen=toy.a3_eigenvalue_ranges(), a3=toy.a3_escape())
+    by_claim = {c.claim: c for c in checks}
+    rows = {f.claim: f for f in findings.toy_findings("quick")}
+    expect = {"Corollary 1: the plateau ratio τ, with tan θ": "Corollary 1: the plateau ratio \\(\\tau\\)",
+              "A.3: the moment integrals as printed": "A.3: the moment integrals",
+              "EGD proper (Eq. 11) removes ε from the toy's plateau":
+                  "EGD (Eq. 11) removes the \\(\\varepsilon\\)-dependence of the escape time"}
+    for mine, chapter in expect.items():
+        assert rows[mine].verdict == display.mark(by_claim[chapter].holds)
+        assert rows[mine].ours == by_claim[chapter].ours
+    assert all(f.chapter == findings.TOY for f in rows.values())
