@@ -230,3 +230,16 @@ def test_toy_verdicts_are_the_chapters():
         assert rows[mine].verdict == display.mark(by_claim[chapter].holds)
         assert rows[mine].ours == by_claim[chapter].ours
     assert all(f.chapter == findings.TOY for f in rows.values())
+
+
+def test_pick_optional_allows_a_check_the_chapter_makes_only_with_some_runs():
+    assert findings.pick([Check("a", True)], "b", optional=True) == []
+
+
+def test_parity_rows_without_vanilla_runs(tmp_path):
+    _copy_runs(tmp_path, "parity-n100k3-egd-svd-s*")
+    _copy_runs(tmp_path, "parity-n100k3-egd-rsvd40-s*")
+    rows = findings.parity_findings(tmp_path)
+    assert [f.claim.split(": ")[1] for f in rows] == ["exact EGD reaches 95% test accuracy fast",
+                                                      "RSVD reaches 95% sooner than vanilla SGD at every rank"]
+    assert rows[1].verdict == display.UNDECIDED and "vanilla –" not in rows[0].ours
