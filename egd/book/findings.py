@@ -37,11 +37,11 @@ from egd.grokking.store import RunResult
 from . import display
 from .display import Check, Link, Table
 
-__all__ = ["PARTIAL", "BEYOND_THE_PAPER", "NOT_IN_BUILD", "STATUS", "PAPER_CLAIMS", "Finding", "combine", "pick",
-           "seed_range", "load_runs", "modular_findings", "parity_findings", "plateau_findings", "real_task_findings",
-           "toy_findings", "simulation_findings", "validation_findings", "summarize", "EXTRA_SOURCES", "register",
-           "extra_findings", "all_findings", "chapter_href", "findings_table", "PAPER_SHAPES", "ScoreRow", "scoreboard",
-           "scoreboard_table"]
+__all__ = ["PARTIAL", "BEYOND_THE_PAPER", "NOT_IN_BUILD", "STATUS", "PAPER_CLAIMS", "PAPER_SHAPES", "Finding",
+           "ScoreRow", "combine", "pick", "seed_range", "summarize", "load_runs", "modular_findings",
+           "parity_findings", "plateau_findings", "real_task_findings", "toy_findings", "simulation_findings",
+           "validation_findings", "EXTRA_SOURCES", "LATER_MODULES", "register", "extra_findings", "all_findings",
+           "chapter_href", "findings_table", "scoreboard", "scoreboard_table"]
 
 PARTIAL = "partial"
 #: The key of a finding that no claim of the paper states (shown on the landing page, not on the scoreboard).
@@ -401,9 +401,12 @@ def _strip_level(claim: str) -> str:
 
 # --- later chapters ----------------------------------------------------------------------------------------------
 
-#: Findings of chapters added later: ``name -> function(results_dir) -> list[Finding]`` (e.g. Appendix D's
-#: Tables 6 and 7); :func:`scoreboard` shows the claims they bear on (:attr:`Finding.key`).
+#: Findings of chapters added later: ``name -> function(results_dir) -> list[Finding]``; :func:`scoreboard`
+#: shows the claims they bear on (:attr:`Finding.key`, e.g. ``"Table 6"``). Add one with :func:`register`.
 EXTRA_SOURCES: dict[str, Callable[[Path], list[Finding]]] = {}
+#: Modules of later chapters whose ``findings(results_dir)`` function, where the module exists, adds
+#: its rows without a change here: Appendix D's MNIST and transformer runs (Tables 6 and 7).
+LATER_MODULES = ("egd.book.appendix_d",)
 
 
 def register(name: str, source: Callable[[Path], list[Finding]]) -> None:
@@ -412,8 +415,18 @@ def register(name: str, source: Callable[[Path], list[Finding]]) -> None:
 
 
 def extra_findings(results_dir: str | os.PathLike) -> list[Finding]:
-    """The findings of every registered source (:data:`EXTRA_SOURCES`)."""
-    return [f for source in EXTRA_SOURCES.values() for f in source(Path(results_dir))]
+    """The findings of every registered source (:data:`EXTRA_SOURCES`) and of every module of
+    :data:`LATER_MODULES` that exists and defines ``findings``."""
+    import importlib
+    import importlib.util
+
+    sources = dict(EXTRA_SOURCES)
+    for name in LATER_MODULES:
+        if name not in sources and importlib.util.find_spec(name) is not None:
+            source = getattr(importlib.import_module(name), "findings", None)
+            if source is not None:
+                sources[name] = source
+    return [f for source in sources.values() for f in source(Path(results_dir))]
 
 
 # --- tables ----------------------------------------------------------------------------------------------------

@@ -89,8 +89,23 @@ def test_scoreboard_names_the_shapes_without_a_finding():
     assert board["Table 3"].status == "reproduced; p = 79, p = 127 not in this build"
 
 
+def test_a_later_chapters_module_adds_its_rows(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    monkeypatch.setattr(findings, "EXTRA_SOURCES", {})
+    monkeypatch.setattr(findings, "LATER_MODULES", ("egd_test_later_chapter", "egd_test_no_such_module"))
+    module = types.ModuleType("egd_test_later_chapter")
+    module.__spec__ = types.SimpleNamespace(name="egd_test_later_chapter")
+    module.findings = lambda folder: [findings.Finding("transformer", "980", "–", display.UNDECIDED,
+                                                       "10_appendix_d", "Table 7")]
+    monkeypatch.setitem(sys.modules, "egd_test_later_chapter", module)
+    assert [f.key for f in findings.extra_findings(tmp_path)] == ["Table 7"]
+
+
 def test_a_registered_chapter_fills_its_claims(monkeypatch, tmp_path):
     monkeypatch.setattr(findings, "EXTRA_SOURCES", {})
+    monkeypatch.setattr(findings, "LATER_MODULES", ())
     assert findings.extra_findings(tmp_path) == []
     findings.register("appendix D", lambda folder: [
         findings.Finding("MNIST", "700", "650", display.HOLDS, "10_appendix_d", "Table 6")])
