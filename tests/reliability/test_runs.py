@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import egd
-from egd.grokking import cli, runsets
+from egd.grokking import cli, runsets, tables
 from egd.grokking import registry as methods
 from egd.grokking.config import config_key, make_config, run_name
 from egd.grokking.runner import train
-from egd.grokking.store import find_run, load_run
+from egd.grokking.store import find_run, load_run, load_runs
 
 REPO = Path(__file__).resolve().parents[2]
 #: Names of GPU configs before the ``threads`` field existed: they must not move.
@@ -61,6 +61,8 @@ def test_runs_at_two_threads_are_stored_apart(tmp_path):
     result = train(two, out_dir=tmp_path)
     assert result.env["threads"] == 2 and "-t2-" in result.name
     assert len(list(tmp_path.glob("*.json"))) == 2
+    rows = tables.report_rows(load_runs(tmp_path))
+    assert sorted(r["method"] for r in rows) == ["vanilla", "vanilla 2-threads"]  # report keeps them apart
 
 
 def test_cli_threads_option_sets_torch_and_the_config(tmp_path, capsys):
