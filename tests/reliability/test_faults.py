@@ -55,7 +55,12 @@ _CONTEXT.set_forkserver_preload(["egd.grokking.cli", "egd.grokking.runner"])
 
 
 def _egd_grok(argv: list[str], err_path: str) -> None:
-    """A child process running ``egd-grok argv`` (stdout dropped, stderr to ``err_path``)."""
+    """A child process running ``egd-grok argv`` (stdout dropped, stderr to ``err_path``).
+
+    Ctrl-C gets Python's default handler, as in a terminal, even where the test runner
+    itself was started with SIGINT ignored (a background job, ``nohup``).
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.stdout = open(os.devnull, "w")
     sys.stderr = open(err_path, "w", buffering=1)
     sys.exit(cli.main(argv))
@@ -93,6 +98,13 @@ def _newest_checkpoint(out: Path) -> tuple[Path, float] | None:
     return max(found, key=lambda pm: pm[1]) if found else None
 
 
+def _last_save(out: Path) -> float | None:
+    """When progress was last stored: the newest checkpoint or finished result (a finished
+    run's checkpoint is deleted, so between two runs of a sweep the result is the last save)."""
+    found = [p.stat().st_mtime for pattern in ("*.ckpt.pt", "*.json") for p in out.glob(pattern)]
+    return max(found) if found else None
+
+
 def _kill_once(argv: list[str], out: Path, rng: random.Random, sig: int, record: list[dict]) -> bool:
     """Start ``argv``, wait for a fresh checkpoint, wait a seeded random time, send ``sig``.
 
@@ -110,12 +122,12 @@ def _kill_once(argv: list[str], out: Path, rng: random.Random, sig: int, record:
     if proc.poll() is not None:
         proc.communicate()
         return False
-    newest = _newest_checkpoint(out)
+    last = _last_save(out)
     t_kill = time.time()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     entry = {"signal": signal.Signals(sig).name, "returncode": proc.returncode,
-             "seconds_since_checkpoint": t_kill - newest[1] if newest else None}
+             "seconds_since_checkpoint": t_kill - last if last is not None else None}
     if sig == signal.SIGINT:
         assert proc.returncode == 130, err
         lines = err.strip().splitlines()
@@ -199,8 +211,12 @@ def test_ctrl_c_in_process_saves_and_raises(tmp_path, where, monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)  # arrives mid-epoch, before the evaluation
 
     monkeypatch.setattr(engine.Trainer, "train_epoch", train_epoch)
-    with pytest.raises(engine.Interrupted) as exc:
-        train(config, out_dir=tmp_path)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(engine.Interrupted) as exc:
+            train(config, out_dir=tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert exc.value.epoch == target
     if where == "first epoch":
         assert exc.value.where == str(checkpoint_path(config, tmp_path))
