@@ -2,6 +2,8 @@
 
     egd-grok train --task mod-add --p 97 --method egd-svd
     egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
+    egd-grok sweep --task parity --methods vanilla --seeds 0 1 2 3 4 5 6 7 8 9 --batch-runs 10
+    egd-grok sweep ... --scheduler tcp://10.0.0.5:8786
     egd-grok report --results results
     egd-grok bench
     egd-grok reproduce modular --dry-run
@@ -16,7 +18,11 @@ dropped. Results go to ``--out`` (default ``results``), one JSON + NPZ per run; 
 finished run with the same config is reused, an interrupted one resumes from its
 checkpoint (``--retrain`` ignores both). ``--threads N`` (default 1) sets torch's thread
 count and the config's ``threads`` field: results depend on it, so runs at other counts
-are stored apart. Ctrl-C saves a checkpoint at the end of the epoch and exits with status
+are stored apart (a sweep's workers compute with it too). ``sweep`` and ``reproduce``
+submit their runs (or batches of ``--batch-runs`` runs) as Dask tasks
+(:mod:`egd.grokking.sweep`): to an embedded local cluster of ``--jobs`` worker processes
+(default: one per core; ``--jobs 1``: in this process), or to an existing cluster with
+``--scheduler ADDRESS``. Ctrl-C saves a checkpoint at the end of the epoch and exits with status
 130 and one line saying where.
 """
 
@@ -26,10 +32,8 @@ import argparse
 import dataclasses
 import itertools
 import os
-import subprocess
 import sys
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -163,52 +167,64 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dask_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes of the embedded Dask cluster, one torch thread each "
+                             "(default: one per core; 1: train in this process, one task after the other)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="submit to an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786; "
+                             "--out must be a folder every worker sees")
+    parser.add_argument("--batch-runs", type=int, default=1, metavar="R",
+                        help="runs per task, trained together by the batched engine when their shapes "
+                             "agree (default 1: the single-run engine); not --batch-size, the SGD mini-batch")
+
+
+def _check_sweep(args: argparse.Namespace) -> None:
+    """The Dask options of ``sweep`` and ``reproduce``, checked before anything is built or trained."""
+    if args.jobs is not None:
+        check_int("jobs", args.jobs, minimum=1)
+    check_int("batch_runs", args.batch_runs, minimum=1)
+    if args.scheduler is not None:
+        if not args.scheduler.strip() or any(c.isspace() for c in args.scheduler):
+            raise ValueError(f"scheduler must be a Dask scheduler address such as tcp://10.0.0.5:8786, "
+                             f"got {args.scheduler!r}")
+        if args.jobs is not None:
+            raise ValueError("jobs sets the size of the embedded cluster; with --scheduler the cluster's own "
+                             "workers train the runs (drop one of the two)")
+
+
+def _run_sweep(args: argparse.Namespace, configs: list, out, header: str) -> int:
+    from .sweep import default_workers, run_sweep
+
+    if not args.scheduler:  # trained on this machine: its devices must do, before anything starts
+        for device in sorted({c.device for c in configs}):
+            require_device(device)
+    workers = args.jobs or default_workers(configs)
+    where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process" if workers == 1
+             else f"on a local Dask cluster of {workers} worker processes at {args.threads} torch thread(s) each")
+    batches = f", in batches of up to {args.batch_runs}" if args.batch_runs > 1 else ""
+    print(f"{header} {where}{batches}, results in {out}", flush=True)
+    retrain = getattr(args, "retrain", False)
+    report = run_sweep(configs, out, batch=args.batch_runs, workers=workers, scheduler=args.scheduler,
+                       threads=args.threads, checkpoint_every=args.checkpoint_every,
+                       checkpoint_seconds=args.checkpoint_seconds, reuse=not retrain, resume=not retrain,
+                       progress=not args.no_progress, echo=lambda line: print(line, flush=True))
+    if report.failed:
+        print(f"{len(report.failed)} task(s) failed: {sum(len(names) for names, _ in report.failed)} run(s) "
+              f"not finished; rerun the same command to retry them (finished runs are reused)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     _check_common(args)
-    check_int("jobs", args.jobs, minimum=1)
+    _check_sweep(args)
     _check_applies(args, args.task, args.methods)
     grid = list(itertools.product(args.task, args.p or [None], args.methods, args.seeds))
     configs = [_config(args, task, method, seed, p if methods.TASKS[task][0] == "modular" else None)
                for task, p, method, seed in grid]  # all validated before anything trains
     check_output_dir(args.out, name="out")
-    for device in sorted({c.device for c in configs}):
-        require_device(device)
-    print(f"sweep: {len(configs)} runs, {args.jobs} at a time, results in {args.out}")
-    if args.jobs == 1:
-        from .runner import train
-
-        _use_threads(args.threads)
-        for config in configs:
-            result = train(config, out_dir=args.out, **_train_kwargs(args))
-            print(_summary_line(result), flush=True)
-        return 0
-    def launch(cfg_args: tuple) -> int:
-        task, p, method, seed = cfg_args
-        cmd = [sys.executable, "-m", "egd.grokking.cli", "train", "--task", task, "--method", method,
-               "--seed", str(seed),
-               "--preset", args.preset, "--device", args.device, "--out", args.out,
-               "--patience", str(-1 if args.patience is None else args.patience),
-               "--checkpoint-every", str(args.checkpoint_every),
-               "--checkpoint-seconds", repr(args.checkpoint_seconds), "--no-progress"]
-        modular = methods.TASKS[task][0] == "modular"
-        if p is not None and modular:
-            cmd += ["--p", str(p)]
-        applies = {"rank": methods.METHODS[method].needs_rank, "n": not modular, "k": not modular, "threads": True}
-        for flag in ("rank", "n", "k", "threads"):
-            if getattr(args, flag) is not None and applies[flag]:
-                cmd += ["--" + flag, str(getattr(args, flag))]
-        for name in OVERRIDES:
-            if getattr(args, name) is not None:
-                cmd += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-        if args.no_switch_off:
-            cmd.append("--no-switch-off")
-        if args.retrain:
-            cmd.append("--retrain")
-        return subprocess.run(cmd).returncode
-
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        codes = list(pool.map(launch, grid))
-    return max(codes, default=0)
+    return _run_sweep(args, configs, args.out, f"sweep: {len(configs)} runs")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -242,10 +258,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from . import runsets as experiments
     from .config import resolve_device
-    from .runner import train
     from .store import DamagedFileError, find_run
 
     _check_common(args)
+    _check_sweep(args)
     configs, subdir = experiments.run_set(args.runs, args.profile, resolve_device(args.device))
     configs = [dataclasses.replace(c, threads=args.threads) if c.threads is not None else c for c in configs]
     out = Path(args.out) if args.out else experiments.results_dir() / subdir
@@ -262,13 +278,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             print(f"  {state[config]}  {run_name(config)}")
         return 0
     check_output_dir(out, name="out")
-    for device in sorted({c.device for c in configs}):
-        require_device(device)
-    _use_threads(args.threads)
-    for config in configs:
-        result = train(config, out_dir=out, **_train_kwargs(args))
-        print(_summary_line(result), flush=True)
-    return 0
+    todo = [c for c in configs if state[c] != "finished"]
+    if not todo:
+        return 0
+    return _run_sweep(args, todo, out, f"training {len(todo)} runs")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -310,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--methods", nargs="+", required=True, choices=sorted(methods.METHODS))
     p_sweep.add_argument("--p", type=int, nargs="+", default=None)
     p_sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p_sweep.add_argument("--jobs", type=int, default=1, help="local processes at a time")
+    _dask_options(p_sweep)
     _add_run_options(p_sweep)
     p_sweep.set_defaults(func=cmd_sweep)
 
@@ -331,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_options(p_rep)
     p_rep.add_argument("--no-progress", action="store_true")
     p_rep.add_argument("--dry-run", action="store_true", help="list the runs and which are finished; train nothing")
+    _dask_options(p_rep)
     p_rep.set_defaults(func=cmd_reproduce)
 
     p_bench = sub.add_parser("bench", help="ms per epoch, vanilla vs EGD")

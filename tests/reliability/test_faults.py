@@ -179,7 +179,7 @@ def test_killed_sequential_sweep_resumes_to_the_uninterrupted_results(tmp_path):
     configs = [make_config("mod-add", m, preset="smoke", p=23, max_epochs=200, patience=None, threshold=1.0)
                for m in methods]
     references = [train(c) for c in configs]
-    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "200",
+    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "200", "--jobs", "1",
             "--out", str(tmp_path)] + RUN_ARGS
     rng = random.Random(SEED + 1)
     record: list[dict] = []

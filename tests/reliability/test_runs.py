@@ -110,7 +110,7 @@ def test_every_exact_backend_and_rsvd_turn_nonfinite_input_into_divergence():
 def test_a_sequential_sweep_goes_on_past_a_diverging_run(tmp_path, capsys):
     argv = ["sweep", "--task", "mod-add", "--methods", "egd-svd", "egd-gram", "egd-rsvd", "--rank", "4", "--p", "23",
             "--preset", "smoke", "--max-epochs", "3", "--weight-decay", "1e30", "--device", "cpu", "--no-progress",
-            "--out", str(tmp_path)]
+            "--jobs", "1", "--out", str(tmp_path)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert out.count(": diverged,") == 3
