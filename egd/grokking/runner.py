@@ -135,8 +135,7 @@ def train(
             save(trainer.snapshot())
         else:
             save_run(result, out_dir)
-            if ckpt.exists():
-                ckpt.unlink()
+            ckpt.unlink(missing_ok=True)  # another process (a second copy of a sweep task) may have removed it
     if trainer.interrupt_requested:  # Ctrl-C in the run's last epoch: the result is saved, now stop
         raise Interrupted(state.epoch, False, None, finished=out_dir is not None)
     return result
@@ -150,6 +149,8 @@ def _usable_checkpoint(config: RunConfig, ckpt, data: TaskData) -> dict | None:
             raise DamagedFileError(ckpt, f"checkpoint of key {snapshot.get('key')!r}, not {config_key(config)}")
         Trainer(build_model(config, data).to(config.device), data, config, snapshot=snapshot)  # a trial restore
         return snapshot
+    except FileNotFoundError:  # removed since it was seen (its run finished in another process)
+        return None
     except DamagedFileError as exc:
         reason = str(exc)
     except (ValueError, KeyError, TypeError, RuntimeError, AttributeError) as exc:

@@ -192,6 +192,8 @@ def _read_record(path: Path) -> dict:
     """The JSON record of a run, or :class:`DamagedFileError` (foreign or damaged)."""
     try:
         text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        raise  # not there (never written, moved aside by another process): not a damaged file
     except UnicodeDecodeError:
         raise DamagedFileError(path, "not a text file", "foreign") from None
     except OSError as exc:
@@ -290,6 +292,8 @@ def scan_runs(results_dir: str | os.PathLike, *, recursive: bool = False,
             continue  # hidden files and folders (temporary files of an atomic write)
         try:
             run = _load(path, select)
+        except FileNotFoundError:  # moved aside or replaced by another process since it was listed
+            continue
         except DamagedFileError as exc:
             scan.skipped.append((path, exc.kind, exc.reason))
             continue
@@ -322,8 +326,6 @@ def move_aside(path: str | os.PathLike, *companions: str | os.PathLike) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     moved = None
     for p in (Path(path), *map(Path, companions)):
-        if not p.exists():
-            continue
         target = p.with_name(f"{p.name}.damaged-{stamp}")
         n = 1
         while target.exists():
@@ -331,6 +333,8 @@ def move_aside(path: str | os.PathLike, *companions: str | os.PathLike) -> Path:
             n += 1
         try:
             os.replace(p, target)
+        except FileNotFoundError:  # absent, or already moved by another process
+            continue
         except OSError as exc:
             raise ValueError(f"{p} is damaged and cannot be moved aside ({exc.strerror or exc}); "
                              f"move or delete it, then run again") from None
@@ -346,12 +350,12 @@ def find_run(config: RunConfig, results_dir: str | os.PathLike, *, move_damaged:
     with ``move_damaged=False`` it raises :class:`DamagedFileError` instead.
     """
     path = Path(results_dir) / f"{run_name(config)}.json"
-    if not path.exists():
-        return None
     try:
         run = load_run(path)
         if run.key != config_key(config):
             raise DamagedFileError(path, f"holds the run of key {run.key}, not {config_key(config)}")
+    except (FileNotFoundError, NotADirectoryError):  # never written, or moved aside by another process since
+        return None
     except DamagedFileError as exc:
         if not move_damaged:
             raise
