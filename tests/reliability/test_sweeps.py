@@ -1,0 +1,143 @@
+"""Sweeps and the batched engine keep the single-run guarantees: thread counts, damaged files, time-based saves."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+
+import pytest
+import torch
+
+from egd.grokking import cli, runner
+from egd.grokking.batched import batch_signature, train_batch
+from egd.grokking.config import make_config, run_name
+from egd.grokking.runner import train
+from egd.grokking.store import StoreWarning, checkpoint_path, find_run, load_run
+from egd.grokking.sweep import plan_tasks, run_sweep, run_task, task_threads
+
+
+def smoke(method="vanilla", seed=0, threads=1, **overrides):
+    overrides.setdefault("max_epochs", 3)
+    return make_config("mod-add", method, preset="smoke", p=23, seed=seed, patience=None, threads=threads,
+                       **overrides)
+
+
+# ----------------------------------------------------------------------------- thread counts
+
+
+def test_runs_at_other_thread_counts_never_share_a_batch():
+    one = [smoke(seed=s) for s in range(2)]
+    two = [smoke(seed=s, threads=2) for s in range(2)]
+    assert batch_signature(one[0]) != batch_signature(two[0])
+    assert plan_tasks(one + two, batch=4) == [one, two]
+    assert [task_threads(t) for t in plan_tasks(one + two, batch=4)] == [1, 2]
+
+
+def test_cuda_runs_take_the_sweeps_thread_count_and_cpu_runs_their_own():
+    gpu = make_config("mod-add", "vanilla", preset="smoke", p=23, device="cuda")
+    assert gpu.threads is None
+    assert task_threads([gpu]) == 1 and task_threads([gpu], 3) == 3
+    assert task_threads([smoke(threads=2)]) == 2 and task_threads([smoke(threads=2)], 2) == 2
+    with pytest.raises(ValueError, match=r"threads: asked for 2 torch threads but the configs say 1"):
+        task_threads([smoke()], 2)
+    with pytest.raises(ValueError, match=r"threads: the runs of one task must share a thread count, got \[1, 2\]"):
+        task_threads([smoke(), smoke(seed=1, threads=2)])
+    with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
+        task_threads([smoke()], 0)
+
+
+@pytest.mark.parametrize("batch", [1, 2], ids=["single", "batched"])
+def test_a_sweep_task_computes_with_its_runs_thread_count(tmp_path, batch):
+    configs = [smoke(seed=s, threads=2) for s in range(batch)]
+    rows = run_task(configs, tmp_path)
+    assert [r["name"] for r in rows] == [run_name(c) for c in configs] and all("-t2-" in r["name"] for r in rows)
+    for config in configs:
+        stored = find_run(config, tmp_path)
+        assert stored.env["threads"] == 2 and stored.config.threads == 2
+        assert stored.env.get("engine", "single") == ("batched" if batch > 1 else "single")
+    assert find_run(dataclasses.replace(configs[0], threads=1), tmp_path) is None  # never the 1-thread file
+
+
+def test_a_sweep_refuses_a_thread_count_its_configs_do_not_record_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="threads: asked for 2 torch threads but the configs say 1"):
+        run_sweep([smoke(), smoke(seed=1)], out, threads=2, workers=1, progress=False)
+    assert not out.exists()
+
+
+def test_a_sweep_trains_runs_at_several_thread_counts_each_at_its_own(tmp_path):
+    configs = [smoke(), smoke(threads=2)]
+    report = run_sweep(configs, tmp_path, workers=1, progress=False, echo=lambda line: None)
+    assert not report.failed and len(report.finished) == 2
+    assert [find_run(c, tmp_path).env["threads"] for c in configs] == [1, 2]
+
+
+def test_the_batched_engine_refuses_a_thread_count_mismatch_before_any_work(tmp_path):
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match=r"threads: the config says 2 but torch computes with 1 threads"):
+        train_batch([smoke(threads=2), smoke(seed=1, threads=2)], out_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_sweep_threads_reach_the_batched_engine(tmp_path, capsys):
+    argv = ["sweep", "--task", "mod-add", "--methods", "vanilla", "--seeds", "0", "1", "--p", "23", "--preset",
+            "smoke", "--max-epochs", "2", "--device", "cpu", "--no-progress", "--jobs", "1", "--batch-runs", "2",
+            "--threads", "2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    assert "in this process, in batches of up to 2" in capsys.readouterr().out
+    records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert len(records) == 2
+    for record in records:
+        assert "-t2-" in record["name"] and record["env"]["threads"] == 2 and record["env"]["engine"] == "batched"
+
+
+# ----------------------------------------------------------------------------- damage, saves, races
+
+
+def test_the_batched_engine_moves_a_damaged_checkpoint_aside(tmp_path):
+    configs = [smoke(seed=s) for s in range(2)]
+    checkpoint_path(configs[0], tmp_path).write_bytes(b"\x00not a checkpoint")
+    with pytest.warns(StoreWarning, match="moved aside"):
+        results = train_batch(configs, out_dir=tmp_path)
+    assert all(r.summary["epochs_run"] == 3 for r in results)
+    assert len(list(tmp_path.glob("*.ckpt.pt.damaged-*"))) == 1 and not list(tmp_path.glob("*.ckpt.pt"))
+
+
+def test_a_sweep_task_gets_past_a_damaged_checkpoint(tmp_path):
+    config = smoke()
+    checkpoint_path(config, tmp_path).write_text("")
+    with pytest.warns(StoreWarning, match="moved aside"):
+        rows = run_task([config], tmp_path)
+    assert rows[0]["resumed_from"] == 0 and rows[0]["epochs_run"] == 3
+    assert len(list(tmp_path.glob("*.damaged-*"))) == 1
+
+
+def test_the_batched_engine_saves_by_time_and_resumes_to_the_uninterrupted_results(tmp_path):
+    configs = [smoke("egd-svd", seed=s, max_epochs=6, threshold=1.0) for s in range(2)]
+    reference = train_batch(configs)
+    train_batch(configs, out_dir=tmp_path, checkpoint_every=10**6, checkpoint_seconds=1e-9, stop_after=4)
+    saved = [checkpoint_path(c, tmp_path) for c in configs]
+    assert all(p.exists() for p in saved) and not list(tmp_path.glob("*.json"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        resumed = train_batch(configs, out_dir=tmp_path, checkpoint_every=10**6, checkpoint_seconds=1e-9)
+    for a, b in zip(resumed, reference):
+        for name in ("train_loss", "test_loss", "train_correct", "test_correct"):
+            assert (a.history[name] == b.history[name]).all(), name
+    assert not any(p.exists() for p in saved)
+
+
+def test_a_checkpoint_removed_by_another_process_does_not_fail_the_run(tmp_path, monkeypatch):
+    config = smoke(max_epochs=4)
+    ckpt = checkpoint_path(config, tmp_path)
+    save_run = runner.save_run
+
+    def save_then_lose_checkpoint(result, out_dir):
+        path = save_run(result, out_dir)
+        ckpt.unlink(missing_ok=True)  # a second copy of the task finished first and cleaned up
+        return path
+
+    monkeypatch.setattr(runner, "save_run", save_then_lose_checkpoint)
+    result = train(config, out_dir=tmp_path, checkpoint_every=1)
+    assert load_run(tmp_path / f"{result.name}.json").summary["epochs_run"] == 4
