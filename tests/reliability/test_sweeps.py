@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from egd.grokking import cli, runner
+from egd.grokking import registry as methods
 from egd.grokking.batched import batch_signature, train_batch
 from egd.grokking.config import make_config, run_name
 from egd.grokking.runner import train
@@ -141,3 +142,15 @@ def test_a_checkpoint_removed_by_another_process_does_not_fail_the_run(tmp_path,
     monkeypatch.setattr(runner, "save_run", save_then_lose_checkpoint)
     result = train(config, out_dir=tmp_path, checkpoint_every=1)
     assert load_run(tmp_path / f"{result.name}.json").summary["epochs_run"] == 4
+
+
+@pytest.mark.parametrize("method", sorted(methods.METHODS))
+def test_the_batched_engine_records_divergence_and_the_batch_goes_on(method):
+    rank = {"rank": 4} if methods.METHODS[method].needs_rank else {}
+    healthy = smoke(method, seed=0, max_epochs=4, **rank)
+    diverging = smoke(method, seed=1, max_epochs=4, weight_decay=1e30, **rank)
+    alone = train(healthy)
+    results = train_batch([healthy, diverging])
+    assert results[1].summary["status"] == "diverged" and results[1].summary["epochs_run"] <= 2
+    assert results[0].summary["status"] == "max_epochs" and results[0].summary["epochs_run"] == 4
+    assert results[0].summary["final_test_acc"] == pytest.approx(alone.summary["final_test_acc"], abs=0.05)
