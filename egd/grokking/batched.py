@@ -61,7 +61,9 @@ from .engine import (
     CHECKPOINT_FORMAT,
     EVAL_CHUNK,
     EpochMetrics,
+    Interrupted,
     TrainState,
+    _DeferredInterrupt,
     build_model,
     correct,
     per_example_loss,
@@ -262,6 +264,7 @@ class BatchedTrainer:
             self.W2 = torch.stack([m.output_weight().detach() for m in models]).contiguous()
         self.alive = list(range(len(configs)))
         self.final: dict[int, dict] = {}
+        self.interrupt_requested = False
         self._per_run_tensors()
 
     def _set_hidden_weight(self, W1: Tensor) -> None:
@@ -523,7 +526,10 @@ class BatchedTrainer:
         ``on_finish(i, state)`` is called as soon as run ``i`` finishes; ``checkpoint(i,
         snapshot)`` every ``checkpoint_every`` epochs of run ``i`` while it runs, and for
         every running run once ``checkpoint_seconds`` of training passed since the last
-        time-based save (None: by epochs only).
+        time-based save (None: by epochs only). Ctrl-C is taken at the end of the epoch: every
+        running run is checkpointed, then :class:`~egd.grokking.engine.Interrupted` is raised;
+        when that epoch finished every run, the run returns and sets
+        :attr:`interrupt_requested`, so the caller can save the results first.
         """
         for i in list(self.alive):  # resumed at or past its last epoch
             state = self.states[i]
@@ -536,43 +542,57 @@ class BatchedTrainer:
             left = max(self.configs[i].max_epochs - self.states[i].epoch for i in self.alive)
             bar = tqdm(total=left, desc=f"{self.configs[0].task} batch of {len(self.configs)}", unit="ep",
                        dynamic_ncols=True)
-        done_here = 0
-        last_save = time.monotonic()
+        self.interrupt_requested = False
         try:
-            while self.alive:
-                transformed = [self.states[i].transform_active and self.methods[i].transform != "none"
-                               for i in self.alive]
-                t0 = time.perf_counter()
-                self.train_epoch()
-                metrics = self.evaluate()
-                seconds = time.perf_counter() - t0
-                for pos, i in enumerate(self.alive):
-                    state = self.states[i]
-                    state.elapsed += seconds
-                    record_epoch(state, metrics[pos], n_train=self.data.n_train, n_test=self.data.n_test,
-                                 transformed=transformed[pos])
-                    if state.status == "running":
-                        update_status(state, self.configs[i], metrics[pos], n_test=self.data.n_test)
-                    if checkpoint is not None and state.status == "running" and state.epoch % checkpoint_every == 0:
-                        checkpoint(i, self.snapshot(i))
-                if (checkpoint is not None and checkpoint_seconds is not None
-                        and time.monotonic() - last_save >= checkpoint_seconds):
-                    for i in self.alive:
-                        if self.states[i].status == "running":
-                            checkpoint(i, self.snapshot(i))
-                    last_save = time.monotonic()
-                self.frozen, self._groups = None, None
-                self._finish(on_finish)
-                done_here += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{len(self.alive)} running", refresh=False)
-                if stop_after is not None and done_here >= stop_after:
-                    break
+            with _DeferredInterrupt() as interrupt:
+                self._loop(interrupt, on_finish, checkpoint, checkpoint_every, checkpoint_seconds, bar, stop_after)
         finally:
             if bar is not None:
                 bar.close()
         return self.states
+
+    def _loop(self, interrupt, on_finish, checkpoint, checkpoint_every, checkpoint_seconds, bar, stop_after) -> None:
+        """The epochs of :meth:`run`; Ctrl-C (``interrupt.requested``) is taken at the end of an epoch."""
+        done_here = 0
+        last_save = time.monotonic()
+        while self.alive:
+            transformed = [self.states[i].transform_active and self.methods[i].transform != "none"
+                           for i in self.alive]
+            t0 = time.perf_counter()
+            self.train_epoch()
+            metrics = self.evaluate()
+            seconds = time.perf_counter() - t0
+            for pos, i in enumerate(self.alive):
+                state = self.states[i]
+                state.elapsed += seconds
+                record_epoch(state, metrics[pos], n_train=self.data.n_train, n_test=self.data.n_test,
+                             transformed=transformed[pos])
+                if state.status == "running":
+                    update_status(state, self.configs[i], metrics[pos], n_test=self.data.n_test)
+                if checkpoint is not None and state.status == "running" and state.epoch % checkpoint_every == 0:
+                    checkpoint(i, self.snapshot(i))
+            if (checkpoint is not None and checkpoint_seconds is not None
+                    and time.monotonic() - last_save >= checkpoint_seconds):
+                for i in self.alive:
+                    if self.states[i].status == "running":
+                        checkpoint(i, self.snapshot(i))
+                last_save = time.monotonic()
+            self.frozen, self._groups = None, None
+            self._finish(on_finish)
+            done_here += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{len(self.alive)} running", refresh=False)
+            if interrupt.requested:  # Ctrl-C: every running run saved, then stop
+                if not self.alive:  # the epoch finished every run: their results come first
+                    self.interrupt_requested = True
+                    break
+                if checkpoint is not None:
+                    for i in self.alive:
+                        checkpoint(i, self.snapshot(i))
+                raise Interrupted(max(self.states[i].epoch for i in self.alive), checkpoint is not None)
+            if stop_after is not None and done_here >= stop_after:
+                break
 
     def _finish(self, on_finish: Callable[[int, TrainState], None] | None) -> None:
         done = [i for i in self.alive if self.states[i].status != "running"]
@@ -659,12 +679,18 @@ def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = Tr
             save_run(res, out_dir)
             checkpoint_path(batch[n], out_dir).unlink(missing_ok=True)
 
-    trainer.run(on_finish=finished, checkpoint=save if out_dir is not None else None,
-                checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, progress=progress,
-                stop_after=stop_after)
+    try:
+        trainer.run(on_finish=finished, checkpoint=save if out_dir is not None else None,
+                    checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, progress=progress,
+                    stop_after=stop_after)
+    except Interrupted as exc:
+        exc.where = str(out_dir) if exc.checkpointed and out_dir is not None else None
+        raise
     for n in list(trainer.alive):  # interrupted on purpose: keep checkpoints, no result files
         results[todo[n]] = result(n, trainer.states[n])
         if out_dir is not None:
             save(n, trainer.snapshot(n))
+    if trainer.interrupt_requested:  # Ctrl-C in the batch's last epoch: the results are saved, now stop
+        raise Interrupted(max(s.epoch for s in trainer.states), False, None, finished=out_dir is not None)
     return results
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import warnings
 
 import pytest
@@ -14,7 +16,7 @@ from egd.grokking import registry as methods
 from egd.grokking.batched import batch_signature, train_batch
 from egd.grokking.config import make_config, run_name
 from egd.grokking.runner import train
-from egd.grokking.store import StoreWarning, checkpoint_path, find_run, load_run
+from egd.grokking.store import StoreWarning, checkpoint_path, find_run, load_checkpoint, load_run
 from egd.grokking.sweep import plan_tasks, run_sweep, run_task, task_threads
 
 
@@ -154,3 +156,37 @@ def test_the_batched_engine_records_divergence_and_the_batch_goes_on(method):
     assert results[1].summary["status"] == "diverged" and results[1].summary["epochs_run"] <= 2
     assert results[0].summary["status"] == "max_epochs" and results[0].summary["epochs_run"] == 4
     assert results[0].summary["final_test_acc"] == pytest.approx(alone.summary["final_test_acc"], abs=0.05)
+
+
+@pytest.mark.parametrize("where", ["first epoch", "last epoch"])
+def test_ctrl_c_in_a_batch_saves_every_run_and_raises(tmp_path, where, monkeypatch):
+    """As for one run: SIGINT during an epoch is taken at its end, each running run checkpointed."""
+    from egd.grokking import batched, engine
+
+    configs = [smoke("egd-svd", seed=s, max_epochs=4, threshold=1.0) for s in range(2)]
+    target = 1 if where == "first epoch" else 4
+    original = batched.BatchedTrainer.train_epoch
+
+    def train_epoch(self):
+        original(self)
+        if max(self.states[i].epoch for i in self.alive) + 1 == target:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-epoch, before the evaluation
+
+    monkeypatch.setattr(batched.BatchedTrainer, "train_epoch", train_epoch)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(engine.Interrupted) as exc:
+            train_batch(configs, out_dir=tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert exc.value.epoch == target
+    if where == "first epoch":
+        assert exc.value.checkpointed and exc.value.where == str(tmp_path)
+        assert all(load_checkpoint(checkpoint_path(c, tmp_path))["state"]["epoch"] == 1 for c in configs)
+        assert not list(tmp_path.glob("*.json"))
+    else:  # the batch's last epoch: the finished results are saved first
+        assert exc.value.finished and all(find_run(c, tmp_path) is not None for c in configs)
+        assert not list(tmp_path.glob("*.ckpt.pt"))
+    monkeypatch.setattr(batched.BatchedTrainer, "train_epoch", original)
+    for a, b in zip(train_batch(configs, out_dir=tmp_path), train_batch(configs)):
+        assert (a.history["test_loss"] == b.history["test_loss"]).all()
