@@ -679,13 +679,9 @@ def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = Tr
             save_run(res, out_dir)
             checkpoint_path(batch[n], out_dir).unlink(missing_ok=True)
 
-    try:
-        trainer.run(on_finish=finished, checkpoint=save if out_dir is not None else None,
-                    checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, progress=progress,
-                    stop_after=stop_after)
-    except Interrupted as exc:
-        exc.where = str(out_dir) if exc.checkpointed and out_dir is not None else None
-        raise
+    trainer.run(on_finish=finished, checkpoint=save if out_dir is not None else None,
+                checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, progress=progress,
+                stop_after=stop_after)  # Ctrl-C: Interrupted, with a checkpoint of every running run
     for n in list(trainer.alive):  # interrupted on purpose: keep checkpoints, no result files
         results[todo[n]] = result(n, trainer.states[n])
         if out_dir is not None:

@@ -1,13 +1,14 @@
 """Kills and Ctrl-C at seeded random moments: resumed runs equal uninterrupted ones, little work is lost.
 
-A training run and a sequential sweep are started as ``egd-grok`` processes (forked from
-a server that has imported the package once, so that no start pays torch's import), killed
-(SIGKILL, or SIGINT = Ctrl-C) a seeded random time after training has begun, and
-started again; at the end every result must equal, metric by metric, a run that was never
-interrupted. The work lost per kill is the wall time since the last checkpoint was
-written, which must stay within the checkpoint interval (``--checkpoint-seconds``) plus an
-allowance for one epoch and a loaded machine. Ctrl-C must exit with status 130 and one
-line naming the saved checkpoint.
+A training run, a sequential sweep and a sequential sweep of batched runs are started as
+``egd-grok`` processes (forked from a server that has imported the package once, so that
+no start pays torch's import), killed (SIGKILL, or SIGINT = Ctrl-C) a seeded random time
+after training has begun, and started again; at the end every result must equal, metric
+by metric, a run of the same engine that was never interrupted. The work lost per kill is
+the wall time since the last checkpoint was written, which must stay within the
+checkpoint interval (``--checkpoint-seconds``) plus an allowance for one epoch and a
+loaded machine. Ctrl-C must exit with status 130 and one line saying that (and, for one
+run, where) progress was saved.
 """
 
 from __future__ import annotations
@@ -194,6 +195,29 @@ def test_killed_sequential_sweep_resumes_to_the_uninterrupted_results(tmp_path):
         _same(find_run(config, tmp_path), reference)
     assert not list(tmp_path.glob("*.ckpt.pt")) and not list(tmp_path.glob("*.damaged-*"))
     _write_report("sweep", record)
+
+
+def test_killed_batched_sweep_resumes_to_the_uninterrupted_results(tmp_path):
+    from egd.grokking.batched import train_batch
+
+    methods = ["vanilla", "egd-svd", "colnorm"]
+    configs = [make_config("mod-add", m, preset="smoke", p=23, max_epochs=400, patience=None, threshold=1.0)
+               for m in methods]
+    references = train_batch(configs)
+    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "400", "--jobs", "1",
+            "--batch-runs", "3", "--out", str(tmp_path)] + RUN_ARGS
+    rng = random.Random(SEED + 2)
+    record: list[dict] = []
+    for sig in (signal.SIGKILL, signal.SIGINT, signal.SIGKILL):
+        if not _kill_once(argv, tmp_path, rng, sig, record):
+            break
+    assert len(record) >= 2, "the sweep finished before it could be interrupted; raise max_epochs"
+    assert sum(find_run(c, tmp_path) is not None for c in configs) < len(configs)
+    assert cli.main(argv) == 0  # the same command finishes what is left
+    for config, reference in zip(configs, references):
+        _same(find_run(config, tmp_path), reference)
+    assert not list(tmp_path.glob("*.ckpt.pt")) and not list(tmp_path.glob("*.damaged-*"))
+    _write_report("batched sweep", record)
 
 
 @pytest.mark.parametrize("where", ["first epoch", "last epoch"])
