@@ -633,7 +633,7 @@ def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = Tr
     from .environment import require_device, require_threads
     from .files import check_output_dir
     from .runner import _usable_checkpoint, result_from_state
-    from .store import checkpoint_path, find_run, save_checkpoint, save_run
+    from .store import checkpoint_path, find_run, save_checkpoint, save_run, warn_other_engine
 
     configs = list(configs)
     check_int("checkpoint_every", checkpoint_every, minimum=1)
@@ -645,6 +645,9 @@ def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = Tr
     results: list = [None] * len(configs)
     if out_dir is not None and reuse:
         results = [find_run(c, out_dir) for c in configs]
+        for found in results:
+            if found is not None:
+                warn_other_engine(found, ENGINE_NAME)
     todo = [k for k, r in enumerate(results) if r is None]
     if not todo:
         return results

@@ -35,6 +35,7 @@ from .store import (
     move_aside,
     save_checkpoint,
     save_run,
+    warn_other_engine,
 )
 from .tasks import TaskData
 
@@ -105,6 +106,7 @@ def train(
     if out_dir is not None and reuse:
         done = find_run(config, out_dir)
         if done is not None:
+            warn_other_engine(done, "single")
             return done
     if out_dir is not None:
         check_output_dir(out_dir, name="out_dir")

@@ -366,6 +366,18 @@ def find_run(config: RunConfig, results_dir: str | os.PathLike, *, move_damaged:
     return run
 
 
+def warn_other_engine(run: RunResult, engine: str, stacklevel: int = 3) -> None:
+    """A :class:`StoreWarning` when ``run`` was trained by another engine than ``engine``
+    (``"single"`` or ``"batched"``): the key does not hold the engine, and in float32 the two
+    engines' numbers differ in the last bits, which these runs amplify. Reusing is allowed,
+    silently reusing is not."""
+    made_by = run.env.get("engine", "single")
+    if made_by != engine:
+        warnings.warn(f"reusing {run.name}, trained by the {made_by} engine, for the {engine} engine (float32 "
+                      f"numbers differ between engines); retrain it to get this engine's numbers",
+                      StoreWarning, stacklevel=stacklevel)
+
+
 def checkpoint_path(config: RunConfig, results_dir: str | os.PathLike) -> Path:
     return Path(results_dir) / f"{run_name(config)}.ckpt.pt"
 

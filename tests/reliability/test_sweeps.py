@@ -190,3 +190,17 @@ def test_ctrl_c_in_a_batch_saves_every_run_and_raises(tmp_path, where, monkeypat
     monkeypatch.setattr(batched.BatchedTrainer, "train_epoch", original)
     for a, b in zip(train_batch(configs, out_dir=tmp_path), train_batch(configs)):
         assert (a.history["test_loss"] == b.history["test_loss"]).all()
+
+
+def test_a_result_of_the_other_engine_is_never_reused_silently(tmp_path):
+    single, batched = smoke(seed=0), smoke(seed=1)
+    train(single, out_dir=tmp_path)
+    train_batch([batched, smoke(seed=2)], out_dir=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)  # same engine: reused quietly
+        train(single, out_dir=tmp_path)
+        train_batch([batched], out_dir=tmp_path)
+    with pytest.warns(StoreWarning, match=r"trained by the batched engine, for the single engine"):
+        assert train(batched, out_dir=tmp_path).env["engine"] == "batched"
+    with pytest.warns(StoreWarning, match=r"trained by the single engine, for the batched engine"):
+        train_batch([single, batched], out_dir=tmp_path)
