@@ -21,7 +21,7 @@ count and the config's ``threads`` field: results depend on it, so runs at other
 are stored apart (a sweep's workers compute with it too). ``sweep`` and ``reproduce``
 submit their runs (or batches of ``--batch-runs`` runs) as Dask tasks
 (:mod:`egd.grokking.sweep`): to an embedded local cluster of ``--jobs`` worker processes
-(default: one per core; ``--jobs 1``: in this process), or to an existing cluster with
+(default: the cores divided by ``--threads``; ``--jobs 1``: in this process), or to an existing cluster with
 ``--scheduler ADDRESS``. Ctrl-C saves a checkpoint at the end of the epoch and exits with status
 130 and one line saying where.
 """
@@ -169,8 +169,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _dask_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None,
-                        help="worker processes of the embedded Dask cluster, one torch thread each "
-                             "(default: one per core; 1: train in this process, one task after the other)")
+                        help="worker processes of the embedded Dask cluster, --threads torch threads each "
+                             "(default: the cores divided by --threads; 1: train in this process, one task "
+                             "after the other)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="submit to an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786; "
                              "--out must be a folder every worker sees")
@@ -199,7 +200,7 @@ def _run_sweep(args: argparse.Namespace, configs: list, out, header: str) -> int
     if not args.scheduler:  # trained on this machine: its devices must do, before anything starts
         for device in sorted({c.device for c in configs}):
             require_device(device)
-    workers = args.jobs or default_workers(configs)
+    workers = args.jobs or max(1, default_workers(configs) // args.threads)  # cores / threads per run
     where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process" if workers == 1
              else f"on a local Dask cluster of {workers} worker processes at {args.threads} torch thread(s) each")
     batches = f", in batches of up to {args.batch_runs}" if args.batch_runs > 1 else ""

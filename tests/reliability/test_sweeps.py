@@ -204,3 +204,18 @@ def test_a_result_of_the_other_engine_is_never_reused_silently(tmp_path):
         assert train(batched, out_dir=tmp_path).env["engine"] == "batched"
     with pytest.warns(StoreWarning, match=r"trained by the single engine, for the batched engine"):
         train_batch([single, batched], out_dir=tmp_path)
+
+
+@pytest.mark.parametrize("threads, jobs, workers", [(1, None, 4), (2, None, 2), (3, None, 1), (8, None, 1),
+                                                     (2, 3, 3)])
+def test_the_embedded_cluster_fits_its_workers_threads_to_the_cores(tmp_path, monkeypatch, threads, jobs, workers):
+    from egd.grokking import sweep
+
+    seen = {}
+    monkeypatch.setattr(sweep, "default_workers", lambda configs=(): 4)
+    monkeypatch.setattr(sweep, "run_sweep", lambda configs, out, **kw: seen.update(kw) or sweep.SweepReport())
+    argv = ["sweep", "--task", "mod-add", "--methods", "vanilla", "--p", "23", "--preset", "smoke", "--device", "cpu",
+            "--no-progress", "--threads", str(threads), "--out", str(tmp_path)]
+    argv += ["--jobs", str(jobs)] if jobs else []
+    assert cli.main(argv) == 0
+    assert seen["workers"] == workers and seen["threads"] == threads
