@@ -18,8 +18,8 @@ shared file system for a real one).
 * A worker that dies (killed, out of memory, node lost) has its task rescheduled by Dask
   on another worker; the task takes the runs' locks (below), finds the finished ones and
   resumes the others from their checkpoints in the results folder, so at most
-  ``checkpoint_every`` epochs are repeated. A task that raises is reported as failed and
-  the sweep goes on.
+  ``checkpoint_every`` epochs or ``checkpoint_seconds`` of training (60 s by default) are
+  repeated. A task that raises is reported as failed and the sweep goes on.
 * No result is lost or written twice: result and checkpoint files are written atomically
   (:mod:`egd.grokking.files`), and a task holds an exclusive lock on each of its runs
   (``fcntl.flock`` on ``.<run name>.lock`` in the results folder, released by the kernel
