@@ -226,7 +226,12 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:  # unreachable, or not an address
+            raise ValueError(f"scheduler: cannot connect to the Dask scheduler at {scheduler!r} "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing was "
+                             f"started") from None
         try:
             yield client
         finally:

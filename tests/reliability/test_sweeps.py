@@ -219,3 +219,17 @@ def test_the_embedded_cluster_fits_its_workers_threads_to_the_cores(tmp_path, mo
     argv += ["--jobs", str(jobs)] if jobs else []
     assert cli.main(argv) == 0
     assert seen["workers"] == workers and seen["threads"] == threads
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
+    import dask
+
+    argv = ["sweep", "--task", "mod-add", "--methods", "vanilla", "--p", "23", "--preset", "smoke", "--device", "cpu",
+            "--no-progress", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "out")]
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert "scheduler: cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in err[-1]
+    assert not list((tmp_path / "out").glob("*.json"))
