@@ -1,29 +1,44 @@
-"""Symbolic layer (sympy): the toy model's formulas *derived*, not typed in.
+r"""Symbolic layer (sympy): the toy model's formulas *derived*, not typed in.
 
-Every derivation is a cached function (sympy is slow; nothing is computed at import).
-The names the numerical layer and the book use are also module attributes, resolved
-lazily, e.g. ``toymodel.symbolic.m1_expr``.
+Every derivation is a cached function (sympy is slow; nothing is computed at import). The
+expressions the numerical layer and the book use are also module attributes, resolved lazily,
+e.g. ``toymodel.symbolic.m1_expr``. The symbols are module attributes too: ``s``, ``t``,
+``eps`` (:math:`\epsilon`), ``eta``, ``k``, ``mu``, ``nu``, ``u1``, ``u2``, ``theta``, ``m1``,
+``m2``, ``psi``, ``delta``, ``e``.
 
-Section 3 (distribution shift)
-    ``m1_expr, m2_expr``      E|x1|, E x1^2 for N(0,1) conditioned on |x1| >= s, integrated
-                              from the truncated density; ``m1_closed, m2_closed`` are the
-                              paper's phi(s)/Q(s) and 1 + s m1 (Eq. 5), checked equal by
-                              ``moment_closed_form_residuals()``.
-    ``iteration_matrix(method, convention)``  large-n A of Eq. (2) / (9) (Lemma 1).
-    ``closed_form_iterate(method, convention)``  w(k) = A^k u + (I - A^k) w_ols (Eq. 4/6),
-                              ``recursion_residual(...)`` substitutes it back (must be 0).
-    ``threshold_numerator``   numerator of r_k^2 - r^2 (Eq. 7): E(k) < 1  <=>
-                              nu^2 cos^2(theta) < mu^2 sin^2(theta)  <=>  |nu| < |mu| tan(theta).
-    ``tau_derived, tau_paper``  plateau ratios: ours |u2| m2/(m1 tan theta); Corollary 1's
-                              printed |u2| tan(theta) m2/m1.
-    ``k_star_large_init(...)`` and ``k_star_series(...)``  Corollary 1 (A) and its eps-series.
-    ``egd_two_cycle()``       EGD proper (normalised GD) near the fast optimum: the 2-cycle
-                              ||g|| = eta m2 / 2, its stability, and the slow-mode rate 2 eps/m2.
-Appendix A.3 (same train/test wedge distribution)
-    ``a3_closed_form_moments()``  Z, a, b, d, c1, c2 as functions of the wedge angle psi,
-                              derived by integrating over the whitened double wedge.
-    ``a3_sigma_leading_order()``  Sigma / eps as eps -> 0 at fixed theta in (0, pi/2).
-    ``cayley_hamilton_residual()``  alpha_k + beta_k r - r^k at both eigenvalues (must be 0).
+Section 3 (distribution shift):
+
+* ``m1_expr``, ``m2_expr``: :math:`E|x_1|` and :math:`E x_1^2` for :math:`N(0, 1)` conditioned
+  on :math:`|x_1| \ge s`, integrated from the truncated density; ``m1_closed``, ``m2_closed``
+  are the paper's :math:`\varphi(s)/Q(s)` and :math:`1 + s m_1` (Eq. 5), checked equal by
+  :func:`moment_closed_form_residuals`;
+* :func:`iteration_matrix`: the large-:math:`n` iteration matrix of Eq. (2) / (9) (Lemma 1);
+  :func:`closed_form_iterate`: :math:`w(k) = A^k u + (I - A^k) w_{ols}` (Eq. 4 and 6),
+  substituted back into the recursion by :func:`recursion_residual` (must be 0);
+* ``threshold_numerator``: the numerator of :math:`r_k^2 - r^2` (Eq. 7), so that
+  :math:`E(k) < 1 \iff |\nu| < |\mu| \tan\theta` (:func:`threshold_inequality`);
+* ``tau_derived``, ``tau_paper``: the plateau ratios, ours :math:`|u_2| m_2/(m_1\tan\theta)` and
+  Corollary 1's printed :math:`|u_2| \tan\theta\, m_2/m_1` (:func:`tau`);
+* :func:`k_star_large_init` and :func:`k_star_series`: Corollary 1 (A) and its
+  :math:`\epsilon`-series; :func:`egd_two_cycle`: EGD proper near the fast optimum.
+
+Appendix A.3 (same train and test wedge distribution):
+
+* :func:`a3_closed_form_moments`: :math:`Z, a, b, d, c_1, c_2` as functions of the wedge angle
+  :math:`\psi`, derived by integrating over the whitened double wedge;
+* :func:`a3_sigma_leading_order`: :math:`\Sigma/\epsilon` as :math:`\epsilon \to 0` at fixed
+  :math:`\theta \in (0, \pi/2)`;
+* :func:`cayley_hamilton_residual`: :math:`\alpha_k + \beta_k r - r^k` at both eigenvalues
+  (must be 0).
+
+Examples
+--------
+>>> import sympy as sp
+>>> from toymodel import symbolic as S
+>>> S.iteration_matrix("gd") == sp.diag(1 - S.eta * S.m2, 1 - S.eta * S.eps)
+True
+>>> S.moment_closed_form_residuals()
+(0, 0)
 """
 
 from __future__ import annotations
