@@ -2,6 +2,14 @@
 
 Docstrings, wrappers, the benchmark and the README read these constants, so they cannot
 drift apart. Paper references are to Saheb Pasand & Dohmatob (ICLR 2026), Section 4.
+
+Examples:
+    >>> import inspect, egd
+    >>> from egd import defaults
+    >>> inspect.signature(egd.orthogonalize).parameters["n_iter"].default == defaults.DEFAULT_RSVD_N_ITER
+    True
+    >>> defaults.default_method("cpu") in defaults.EXACT_METHODS
+    True
 """
 from __future__ import annotations
 
@@ -78,6 +86,21 @@ DEFAULT_SWITCH_OFF_THRESHOLD = 0.95
 
 
 def default_method(device: torch.device | str) -> str:
-    """Exact method used when ``method=None``: :data:`DEFAULT_METHOD_BY_DEVICE` by device type."""
+    """Exact method used when ``method=None``: :data:`DEFAULT_METHOD_BY_DEVICE` by device type.
+
+    Args:
+        device: a ``torch.device`` or its name (``"cpu"``, ``"cuda:1"``).
+
+    Returns:
+        One of :data:`EXACT_METHODS`; :data:`FALLBACK_METHOD` for device types not listed.
+
+    Raises:
+        RuntimeError: ``device`` is not a valid device string (raised by ``torch.device``).
+
+    Examples:
+        >>> from egd import defaults
+        >>> defaults.default_method("meta") == defaults.FALLBACK_METHOD
+        True
+    """
     kind = torch.device(device).type
     return DEFAULT_METHOD_BY_DEVICE.get(kind, FALLBACK_METHOD)
