@@ -68,6 +68,32 @@ def train(
     (``reuse``); an unfinished one resumes from its checkpoint (``resume``), losing at most
     ``checkpoint_every`` epochs. ``stop_after`` (tests): interrupt after that many epochs,
     leaving a checkpoint and no result file; the returned result is the partial run.
+
+    Args:
+        config: the run (:func:`make_config`).
+        out_dir: results folder (JSON + NPZ per run, checkpoints); ``None``: nothing is saved.
+        resume: continue an unfinished run from its checkpoint in ``out_dir``.
+        reuse: return a finished run of the same key from ``out_dir`` instead of training.
+        checkpoint_every: epochs between checkpoints, ``>= 1``.
+        progress: show a progress bar.
+        stop_after: stop after this many epochs (for tests).
+
+    Returns:
+        The :class:`RunResult`.
+
+    Raises:
+        ValueError: ``checkpoint_every`` below 1.
+        RuntimeError: the config's device is not available here.
+
+    Examples:
+        >>> import tempfile
+        >>> from egd.grokking import make_config, train
+        >>> config = make_config("parity", "egd-svd", preset="smoke", max_epochs=3)
+        >>> with tempfile.TemporaryDirectory() as results:
+        ...     result = train(config, out_dir=results)
+        ...     again = train(config, out_dir=results)  # found by its key, not retrained
+        >>> result.epochs.tolist(), again.key == result.key
+        ([1, 2, 3], True)
     """
     if out_dir is not None and reuse:
         done = find_run(config, out_dir)

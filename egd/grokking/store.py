@@ -92,8 +92,11 @@ class RunResult:
     ``history[name]``: arrays of length ``epochs_run``, entry ``e`` measured after
     epoch ``e + 1``. ``spectra``: ``(R, min(m, n))`` singular values (descending) of
     the hidden layer's gradient at the first step of epochs ``spectra_epochs`` (0-based
-    epoch index, i.e. before that epoch's first update). ``summary``: see
-    :func:`egd.grokking.runner.summarize`.
+    epoch index, i.e. before that epoch's first update). ``summary``: epochs and seconds to
+    the threshold, the final accuracies, the number of train and test examples, the status.
+
+    Returned by :func:`egd.grokking.train` and :func:`egd.grokking.load_run`; see there for
+    an example.
     """
 
     config: RunConfig
@@ -105,10 +108,12 @@ class RunResult:
 
     @property
     def name(self) -> str:
+        """File stem of the run: task, shape, method, seed and key."""
         return run_name(self.config)
 
     @property
     def key(self) -> str:
+        """Hash of the config: equal configs have equal keys."""
         return config_key(self.config)
 
     @property
@@ -126,10 +131,12 @@ class RunResult:
 
     @property
     def epochs_to_threshold(self) -> int | None:
+        """First epoch whose test accuracy reached the config's threshold; ``None``: never."""
         return self.summary["epochs_to_threshold"]
 
     @property
     def seconds_to_threshold(self) -> float | None:
+        """Training seconds until then; ``None``: never."""
         return self.summary["seconds_to_threshold"]
 
 
@@ -157,7 +164,28 @@ def save_run(result: RunResult, out_dir: str | os.PathLike) -> Path:
 
 
 def load_run(path: str | os.PathLike) -> RunResult:
-    """Read a run from its ``.json`` path (the ``.npz`` next to it holds the arrays)."""
+    """Read a run from its ``.json`` path (the ``.npz`` next to it holds the arrays).
+
+    Args:
+        path: the run's JSON file.
+
+    Returns:
+        The :class:`RunResult`.
+
+    Raises:
+        FileNotFoundError: the JSON or the NPZ file is missing.
+        ValueError: the stored config is no longer valid.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from egd.grokking import load_run, make_config, train
+        >>> config = make_config("parity", "vanilla", preset="smoke", max_epochs=2)
+        >>> with tempfile.TemporaryDirectory() as results:
+        ...     result = train(config, out_dir=results)
+        ...     loaded = load_run(pathlib.Path(results) / f"{result.name}.json")
+        >>> loaded.config == config, loaded.test_acc.shape
+        (True, (2,))
+    """
     path = Path(path)
     record = json.loads(path.read_text())
     with np.load(path.with_suffix(".npz")) as npz:
