@@ -13,7 +13,7 @@ Saheb Pasand & Dohmatob, ICLR 2026), so every singular direction moves at the sa
 * :mod:`egd.defaults` — every default, in one place.
 
 ``import egd`` loads this library only (torch and numpy). The paper's training harness is
-:mod:`egd.grokking`, the validation against the toy model :mod:`egd.validation`, the
+:mod:`egd.grokking`, the validation against the toy model ``egd.validation``, the
 benchmarks ``egd.bench``.
 
 Examples:

@@ -338,7 +338,17 @@ class EGD(Optimizer, _Switchable):
 class EGDHook(_Switchable):
     """Handle returned by :func:`attach`: ``enabled``, ``switch_off_if`` and ``remove()``.
 
-    Not constructed directly; see :func:`attach` for an example.
+    Not constructed directly.
+
+    Raises:
+        ValueError: from ``switch_off_if``, as :meth:`EGD.switch_off_if`.
+
+    Examples:
+        >>> import torch, egd
+        >>> hook = egd.attach(torch.optim.SGD([torch.nn.Parameter(torch.zeros(3, 2))], lr=0.1))
+        >>> hook.enabled, hook.switch_off_if(0.5), hook.switch_off_if(1.0)
+        (True, True, False)
+        >>> hook.remove()
     """
 
     def __init__(self, params: list[Tensor], options: EGDOptions, generator: torch.Generator | None, enabled: bool):

@@ -171,8 +171,8 @@ def shift_curve(
 ) -> Table:
     """Test-error curve of one run in the distribution-shift case, beside Theorem 1.
 
-    Train on ``n_train`` points of :func:`toymodel.sampling.sample_train`, measure the
-    error of ``w(k)`` on ``n_test`` points of :func:`toymodel.sampling.sample_shift_test`
+    Train on ``n_train`` points of :func:`toymodel.sample_train`, measure the
+    error of ``w(k)`` on ``n_test`` points of :func:`toymodel.sample_shift_test`
     (column ``error``) at ``k = 0, every, 2 every, ..., steps`` and put beside it
 
     * ``theorem1``: ``toymodel.test_error_curve(..., formula="theorem1")``, Eq. (7)
@@ -516,9 +516,9 @@ def shift_acceptance(
 ) -> Table:
     """Finite-sample check of Theorem 1 in the Figure 6 setting, one row per seed (full-batch GD, ``n`` train and test).
 
-    Columns: ``seed``, ``max_dev`` (max over ``k <= steps`` of |simulated error -
-    Theorem 1|), ``max_dev_at_w`` (|simulated error - Eq. 7 applied to the simulated
-    ``w(k)``|: test-sample noise only), ``within_tol`` (``max_dev <= tol``),
+    Columns: ``seed``, ``max_dev`` (max over ``k <= steps`` of the absolute difference between
+    the simulated error and Theorem 1), ``max_dev_at_w`` (the same difference with Eq. 7 applied
+    to the simulated ``w(k)``: test-sample noise only), ``within_tol`` (``max_dev <= tol``),
     ``measured``, ``predicted`` (plateaus, first k below ``PLATEAU_THRESHOLD``),
     ``nu_ols`` (the run's ``w_ols^(2)``, the main source of ``max_dev``).
     """

@@ -81,7 +81,7 @@ def _normal_pdf(x):
 
 @cache
 def moment_integrals() -> dict:
-    """m1, m2 of the train marginal (Eq. 5) by integrating the density phi(t)/(2 Q(s)) on |t| >= s.
+    """m1, m2 of the train marginal (Eq. 5) by integrating the density ``phi(t)/(2 Q(s))`` on ``|t| >= s``.
 
     Returns ``{"Q", "m1_expr", "m2_expr", "m1_closed", "m2_closed"}``; the ``*_expr`` are
     sympy's integrals, the ``*_closed`` the paper's forms phi(s)/Q(s) and 1 + s m1.
@@ -180,11 +180,13 @@ def recursion_residual(method: str = "gd", convention: str = "half") -> sp.Matri
 
 @cache
 def threshold_inequality() -> dict:
-    """Where Eq. (7) leaves its plateau: E < 1  <=>  r_k > r.
+    r"""Where Eq. (7) leaves its plateau: :math:`E < 1 \iff r_k > r`.
 
-    r_k = mu/sqrt(mu^2 + eps nu^2), r = cos/sqrt(cos^2 + eps sin^2). For mu > 0,
-    r_k^2 - r^2 = eps (mu^2 sin^2 - nu^2 cos^2) / (positive), so r_k > r <=> |nu| < |mu| tan(theta).
-    Returns the difference, its numerator, its denominator and the threshold on |nu|.
+    :math:`r_k = \mu/\sqrt{\mu^2 + \epsilon\nu^2}`,
+    :math:`r = \cos\theta/\sqrt{\cos^2\theta + \epsilon\sin^2\theta}`. For :math:`\mu > 0`,
+    :math:`r_k^2 - r^2 = \epsilon(\mu^2\sin^2\theta - \nu^2\cos^2\theta)/(\text{positive})`, so
+    :math:`r_k > r \iff |\nu| < |\mu|\tan\theta`.
+    Returns the difference, its numerator, its denominator and the threshold on :math:`|\nu|`.
     """
     rk = mu / sp.sqrt(mu**2 + eps * nu**2)
     r = sp.cos(theta) / sp.sqrt(sp.cos(theta) ** 2 + eps * sp.sin(theta) ** 2)
@@ -199,10 +201,13 @@ def threshold_inequality() -> dict:
 
 
 def tau(formula: str = "derived") -> sp.Expr:
-    """Plateau ratio of Corollary 1 with mu -> m1/m2 after the fast phase.
+    r"""Plateau ratio of Corollary 1 with mu -> m1/m2 after the fast phase.
 
-    ``"derived"`` (from ``threshold_inequality``): tau = |u2| m2 / (m1 tan theta);
-    ``"paper"`` (Corollary 1 as printed): tau = |u2| tan(theta) m2 / m1.
+    ``"derived"`` (from :func:`threshold_inequality`): :math:`\tau = |u_2| m_2/(m_1\tan\theta)`;
+    ``"paper"`` (Corollary 1 as printed): :math:`\tau = |u_2| \tan\theta\, m_2/m_1`.
+
+    Raises:
+        ValueError: unknown ``formula``.
     """
     if formula == "derived":
         return sp.Abs(u2) * m2 / (m1 * sp.tan(theta))
@@ -212,7 +217,7 @@ def tau(formula: str = "derived") -> sp.Expr:
 
 
 def k_star_large_init(convention: str = "half", tau_formula: str = "derived") -> sp.Expr:
-    """Corollary 1 (A): beta^k |u2| = (m1/m2) tan theta  =>  k* = log(tau) / log(1/beta)."""
+    """Corollary 1 (A): ``beta^k |u2| = (m1/m2) tan theta``, so ``k* = log(tau) / log(1/beta)``."""
     _check("gd", convention)
     beta = 1 - _CONVENTION_FACTOR[convention] * eta * eps
     return sp.log(tau(tau_formula)) / sp.log(1 / beta)
@@ -234,14 +239,16 @@ def k_star_paper_egd(convention: str = "half", tau_formula: str = "derived") -> 
 
 @cache
 def egd_two_cycle() -> dict:
-    """EGD proper on the toy: w <- w - eta g/||g||, g = (m2 delta, eps nu) (either convention:
-    the factor 2 cancels in g/||g||).
+    r"""EGD proper on the toy: :math:`w \leftarrow w - \eta g/\lVert g\rVert`, :math:`g = (m_2\delta, \epsilon\nu)`.
 
-    With e = eps |nu| frozen (it moves slowly), the fast coordinate follows
-    f(delta) = delta - eta m2 delta / sqrt(m2^2 delta^2 + e^2). A 2-cycle f(delta) = -delta
-    needs ||g|| = eta m2 / 2; it exists iff e < eta m2/2, and its multiplier f'(delta)^2 is < 1
-    exactly then. On the cycle the slow coordinate obeys nu <- nu (1 - eta eps/||g||)
-    = nu (1 - 2 eps/m2): the effective step eta/||g|| = 2/m2 sits at GD's stability edge.
+    (Either convention: the factor 2 cancels in :math:`g/\lVert g\rVert`.) With
+    :math:`e = \epsilon|\nu|` frozen (it moves slowly), the fast coordinate follows
+    :math:`f(\delta) = \delta - \eta m_2\delta/\sqrt{m_2^2\delta^2 + e^2}`. A 2-cycle
+    :math:`f(\delta) = -\delta` needs :math:`\lVert g\rVert = \eta m_2/2`; it exists iff
+    :math:`e < \eta m_2/2`, and its multiplier :math:`f'(\delta)^2` is below 1 exactly then. On the
+    cycle the slow coordinate obeys :math:`\nu \leftarrow \nu(1 - \eta\epsilon/\lVert g\rVert) =
+    \nu(1 - 2\epsilon/m_2)`: the effective step :math:`\eta/\lVert g\rVert = 2/m_2` sits at GD's
+    stability edge.
     """
     G = sp.sqrt(m2**2 * delta**2 + e**2)
     f = delta - eta * m2 * delta / G

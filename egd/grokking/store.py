@@ -95,8 +95,13 @@ class RunResult:
     epoch index, i.e. before that epoch's first update). ``summary``: epochs and seconds to
     the threshold, the final accuracies, the number of train and test examples, the status.
 
-    Returned by :func:`egd.grokking.train` and :func:`egd.grokking.load_run`; see there for
-    an example.
+    Returned by :func:`egd.grokking.train` and :func:`egd.grokking.load_run`.
+
+    Examples:
+        >>> from egd.grokking import make_config, train
+        >>> result = train(make_config("parity", "vanilla", preset="smoke", max_epochs=2))
+        >>> result.epochs.tolist(), result.test_acc.shape, result.name.startswith("parity-n100k3-vanilla-s0-")
+        ([1, 2], (2,), True)
     """
 
     config: RunConfig
