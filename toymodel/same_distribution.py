@@ -60,7 +60,9 @@ class A3Moments(NamedTuple):
     c1, c2 : ndarray
         Entries of :math:`c = E[x y]`.
     Sigma : ndarray, shape (..., 2, 2)
+        The second-moment matrix :math:`E[x x^\top]`.
     c : ndarray, shape (..., 2)
+        :math:`(c_1, c_2)`.
     w_star : ndarray, shape (..., 2)
         The limit :math:`w^* = \Sigma^{-1} c`.
     eigenvalues : ndarray, shape (..., 2)
