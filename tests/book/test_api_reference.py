@@ -193,7 +193,7 @@ def _built(page: str) -> Path:
 def test_built_reference_links_back_to_the_chapters():
     html = _built("api/toymodel.html").read_text(encoding="utf-8")
     entry = html[html.index('id="toymodel.plateau_length"'):]
-    entry = entry[:entry.index("</dd>")]
+    entry = entry[:entry.index('id="toymodel.plateau_ratio"')]  # up to the next entry
     assert "Used in:" in entry and "04_theory_meets_simulation.html" in entry
 
 
