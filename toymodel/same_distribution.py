@@ -70,12 +70,12 @@ class A3Moments(NamedTuple):
 
     Every scalar field has the broadcast shape of ``(eps, theta)``.
 
-Examples
---------
->>> import math, toymodel
->>> m = toymodel.moments([0.01, 0.1], math.pi / 4)
->>> m.Sigma.shape, m.w_star.shape, m.Z.round(3)
-((2, 2, 2), (2, 2), array([0.032, 0.097]))
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> m = toymodel.moments([0.01, 0.1], math.pi / 4)
+    >>> m.Sigma.shape, m.w_star.shape, m.Z.round(3)
+    ((2, 2, 2), (2, 2), array([0.032, 0.097]))
     """
 
     Z: np.ndarray
