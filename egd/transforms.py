@@ -117,6 +117,10 @@ def validate_orthogonalize_options(
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     if rtol is not None:
         resolve_rtol(rtol, 1, 1, torch.float32)
+        if method == "gram" and rtol < D.GRAM_RTOL_FLOOR:
+            raise ValueError(f"rtol must be >= {D.GRAM_RTOL_FLOOR:g} (egd.defaults.GRAM_RTOL_FLOOR) for method='gram', "
+                             f"which cannot resolve smaller singular values; got {rtol!r} (method='svd' or None "
+                             f"honours it)")
     ns_schedule(ns_steps, ns_coefficients)
 
 
@@ -247,7 +251,9 @@ def orthogonalize(
             estimate but are not part of the output.
         rtol: pseudo-inverse tolerance: singular values ``<= rtol * max`` are dropped.
             ``None``: ``max(m, n) * eps`` of the input's precision. ``gram`` never resolves
-            below :data:`egd.defaults.GRAM_RTOL_FLOOR`. Not used by ``newton_schulz``.
+            below :data:`egd.defaults.GRAM_RTOL_FLOOR`: an explicit smaller ``rtol`` with
+            ``method="gram"`` is an error, and ``method=None`` uses ``svd`` then. Not used
+            by ``newton_schulz``.
         generator: rsvd's random sketch; pass a seeded ``torch.Generator`` for
             reproducibility (samples are drawn on the generator's device).
         ns_steps, ns_coefficients: Newton–Schulz steps and ``(a, b, c)`` per step (one triple,
@@ -285,9 +291,12 @@ def orthogonalize(
         ns_steps=ns_steps, ns_coefficients=ns_coefficients,
     )
     _check_matrix(G, "G", check_finite)
+    m, n = G.shape[-2:]
+    tol = resolve_rtol(rtol, m, n, G.dtype)
     if method is None:
         method = D.default_method(G.device)
-    m, n = G.shape[-2:]
+        if method == "gram" and tol < D.GRAM_RTOL_FLOOR:
+            method = "svd"  # gram would drop singular values that rtol keeps
     if G.numel() == 0:
         return torch.zeros_like(G)
     X = G.to(_working_dtype(G.dtype))
@@ -295,7 +304,6 @@ def orthogonalize(
     # norms of huge or tiny inputs away from overflow and underflow.
     amax = X.abs().amax(dim=(-2, -1), keepdim=True)
     X = X / torch.where(amax > 0, amax, torch.ones_like(amax))
-    tol = resolve_rtol(rtol, m, n, G.dtype)
     if method == "svd":
         Y = _orth_svd(X, tol)
     elif method == "gram":

@@ -34,10 +34,12 @@ from ._constants import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MOMENT_FORMULA,
     ERROR_FORMULAS,
+    EXHAUSTIVE_STEP_LIMIT,
     MOMENT_FORMULAS,
 )
 from .error import _error_from_angles, wedge_angle
-from .plateau import first_crossing
+from .iterates import log_abs_one_minus
+from .plateau import search_crossing, settle_steps
 
 __all__ = [
     "A3Moments", "moments", "equi_matrix_power", "equi_trajectory", "equi_test_error_curve",
@@ -90,13 +92,27 @@ class A3Moments(NamedTuple):
     eigenvalues: np.ndarray
 
 
+#: Below this wedge angle, 1 - sin(x)/x and 1 - cos(x) are summed as series: the plain
+#: differences cancel (a = 1 - sin(2 psi)/(2 psi) would be 0 for psi < 1e-8, eps < 1e-16).
+_SMALL_ANGLE = 0.1
+
+
+def _one_minus_sinc(x):
+    """1 - sin(x)/x without cancellation for small x (series to x^8, error < x^10/4e7)."""
+    x2 = x * x
+    series = x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42 * (1 - x2 / 72)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(x) < _SMALL_ANGLE, series, 1 - np.sin(x) / x)
+
+
 def _closed_form(eps, theta):
     psi = wedge_angle(eps, theta)
     se = np.sqrt(eps)
     sinc2 = np.sin(2 * psi) / (2 * psi)
     root = math.sqrt(math.pi / 2)
-    return (psi / math.pi, 1 - sinc2, -se * np.sin(psi) ** 2 / psi, eps * (1 + sinc2),
-            root * (1 - np.cos(psi)) / psi, -se * root * np.sin(psi) / psi)
+    one_minus_cos = np.where(psi < _SMALL_ANGLE, 2 * np.sin(psi / 2) ** 2, 1 - np.cos(psi))
+    return (psi / math.pi, _one_minus_sinc(2 * psi), -se * np.sin(psi) ** 2 / psi, eps * (1 + sinc2),
+            root * one_minus_cos / psi, -se * root * np.sin(psi) / psi)
 
 
 def _quad(eps, theta, sign):
@@ -178,6 +194,12 @@ def moments(eps, theta, *, formula=DEFAULT_MOMENT_FORMULA) -> A3Moments:
             raise ValueError("theta must lie in (0, pi) for formula='paper_integrals' (the printed "
                              f"integrals vanish at theta = pi), got {theta.max()!r}")
         Z, a, b, d, c1, c2 = _quad(eps, theta, -1.0 if formula == "quadrature" else 1.0)
+    det = a * d - b * b
+    if not np.all(det > 0):
+        bad = eps[~(det > 0)].flat[0]
+        raise ValueError(f"eps must be larger: at eps={float(bad)!r} the covariance Sigma of Appendix A.3 is not "
+                         f"positive definite in float64 with formula={formula!r} (its determinant, of order "
+                         f"eps^2, underflows or is lost to rounding)")
     Sigma = np.stack([np.stack([a, b], -1), np.stack([b, d], -1)], -2)
     c = np.stack([c1, c2], -1)
     w_star = np.linalg.solve(Sigma, c[..., None])[..., 0]
@@ -191,8 +213,9 @@ def _checked_dynamics(eps, eta, theta, convention):
     mom = moments(eps, theta)
     cf = check.convention_factor(convention)
     lam = mom.eigenvalues
-    r = 1 - cf * np.asarray(eta)[..., None] * lam  # (..., 2): r-, r+ for lambda-, lambda+
-    check.convergent("eta", r, what=f"1 - {cf:g} eta lambda")
+    x = cf * np.asarray(eta)[..., None] * lam
+    check.stable_step(x, np.asarray(eta)[..., None], what=f"{cf:g} eta lambda")
+    r = 1 - x  # (..., 2): r-, r+ for lambda-, lambda+
     return mom, np.asarray(eta), cf, r
 
 
@@ -339,6 +362,11 @@ def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
     :math:`T = |\mu^*| |\tan\theta|`. The two need not agree: the leading order assumes a start
     far from :math:`w^*` along the slow eigenvector.
 
+    ``"exact"`` tests every step while the faster eigen-mode of :math:`M` still moves, then
+    bisects along the line the iterates follow; if the fast mode needs more than
+    ``EXHAUSTIVE_STEP_LIMIT`` steps to settle (tiny ``eps`` or ``eta``) and no crossing comes
+    before, it raises instead of scanning for minutes.
+
     Parameters
     ----------
     eps, eta, theta, u, convention
@@ -357,7 +385,9 @@ def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
     Raises
     ------
     ValueError
-        For an unknown choice, a parameter out of its range, or a divergent ``eta``.
+        For an unknown choice, a parameter out of its range, a divergent ``eta``, or (``"exact"``)
+        a fast mode too slow to settle within ``EXHAUSTIVE_STEP_LIMIT`` steps (the message names
+        ``eps`` and ``eta``).
 
     Examples
     --------
@@ -394,8 +424,40 @@ def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
             w = m.w_star - Mk @ (m.w_star - w0)
             return _error_from_angles(psi, w[:, 0], w[:, 1], e, formula) < 1
 
-        out[idx] = first_crossing(below_one, int(max_steps))
+        settle, period, breaks = _line_phase(m, cf * h * m.eigenvalues, w0)
+
+        def too_long(e=e, h=h, settle=settle) -> str:
+            return (f"eps={float(e)!r} (with eta={float(h)!r}) is too small for regime='exact': the faster mode of "
+                    f"the iteration needs about {settle:.3g} steps to settle, more than the {EXHAUSTIVE_STEP_LIMIT} "
+                    f"steps tested one by one; use regime='leading' or max_steps <= {EXHAUSTIVE_STEP_LIMIT}")
+
+        out[idx] = search_crossing(below_one, int(max_steps), settle=settle, period=period, breaks=breaks,
+                                   too_long=too_long)
     return out
+
+
+def _line_phase(m: A3Moments, x: np.ndarray, w0: np.ndarray) -> tuple[float, int, list[float]]:
+    """For w(k) = w* - sum_i r_i^k c_i v_i (r_i = 1 - x_i, eigenpairs of Sigma): the step after which the
+    faster mode is negligible (the rest is the line w* - r_s^k c_s v_s), the period of that line's
+    monotone runs (2 when r_s < 0) and the steps where it crosses the axes mu = 0, nu = 0."""
+    lam, V = np.linalg.eigh(m.Sigma)
+    coef = V.T @ (m.w_star - w0)
+    logs = log_abs_one_minus(x)  # ascending eigenvalues: x[0] <= x[1]
+    slow = int(np.argmax(logs))
+    fast = 1 - slow
+    scale = float(np.linalg.norm(m.w_star))
+    if abs(logs[fast] - logs[slow]) <= 1e-12 * abs(logs[slow]):
+        settle = 0.0  # one rate: the whole path is a line
+    else:
+        settle = settle_steps(float(logs[fast]), float(abs(coef[fast])), scale)
+    step = coef[slow] * V[:, slow]
+    breaks = []
+    for axis in (0, 1):
+        if step[axis] != 0 and logs[slow] < 0:
+            ratio = abs(m.w_star[axis] / step[axis])
+            if 0 < ratio < 1:
+                breaks.append(float(np.log(ratio) / logs[slow]))
+    return settle, 2 if x[slow] > 1 else 1, breaks
 
 
 def equi_plateau_bounds(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, c_hat=1.0, c_low=1.0):

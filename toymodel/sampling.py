@@ -55,9 +55,19 @@ def check_n(n: int, name: str = "n") -> int:
     return int(n)
 
 
+def _as_float(name: str, value, allowed: str) -> float:
+    """``float(value)``, or ValueError naming ``name`` (not Python's bare conversion error)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+
+
 def check_eps(eps: float) -> float:
     """Validate the variance ``eps`` of the second coordinate: finite and > 0."""
-    eps = float(eps)
+    eps = _as_float("eps", eps, "a finite number > 0")
     if not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
     return eps
@@ -65,7 +75,7 @@ def check_eps(eps: float) -> float:
 
 def check_s(s: float) -> float:
     """Validate the truncation level ``s``: finite and >= 0."""
-    s = float(s)
+    s = _as_float("s", s, "a finite number >= 0")
     if not (math.isfinite(s) and s >= 0):
         raise ValueError(f"s must be a finite number >= 0, got {s!r}")
     return s
@@ -76,7 +86,7 @@ def check_theta(theta: float, *, case: str) -> float:
 
     ``theta = 0`` is excluded in both cases: the wedge has probability zero there.
     """
-    theta = float(theta)
+    theta = _as_float("theta", theta, "a number")
     if case == "shift":
         ok = 0.0 < theta < math.pi / 2
         allowed = THETA_SHIFT_RANGE

@@ -47,6 +47,7 @@ __all__ = [
     "sufficient_statistics",
     "gradient_factor",
     "train_trajectory",
+    "stable_eta_limit",
     "misclassification_rate",
 ]
 
@@ -75,8 +76,14 @@ def gradient_factor(convention: str) -> float:
 
 
 def _check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"X must be a numeric array of shape (n, 2), got {type(X).__name__}") from None
+    try:
+        y = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"y must be a numeric array of labels -1 or +1, got {type(y).__name__}") from None
     if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] < 1:
         raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
     if y.shape != (X.shape[0],):
@@ -89,14 +96,20 @@ def _check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_u(u: Sequence[float]) -> tuple[float, float]:
-    u = np.asarray(u, dtype=float)
+    try:
+        u = np.asarray(u, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"u must be a finite vector of shape (2,), got {u!r}") from None
     if u.shape != (2,) or not np.all(np.isfinite(u)):
         raise ValueError(f"u must be a finite vector of shape (2,), got {u!r}")
     return float(u[0]), float(u[1])
 
 
 def _check_eta(eta: float) -> float:
-    eta = float(eta)
+    try:
+        eta = float(eta) if not isinstance(eta, bool) else math.nan
+    except (TypeError, ValueError):
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}") from None
     if not (math.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
     return eta
@@ -287,7 +300,13 @@ def train_trajectory(
     ------
     ValueError
         For malformed data, an out-of-range ``u``, ``eta``, ``steps`` or ``batch_size``, or an
-        unknown ``method`` or ``convention``.
+        unknown ``method`` or ``convention``; before any step, when ``eta`` is at or past the
+        stability limit of the linear rules: ``eta < 2 / (f lambda_max(Sigma^))`` for ``"gd"``
+        (full batch, and the mean of mini-batch SGD), ``eta < 2 / f`` for ``"paper_egd"``
+        (``f`` = ``gradient_factor(convention)``; ``"egd"`` moves ``eta`` per step and never
+        diverges); and after the run when mini-batch SGD below that limit still leaves the
+        finite numbers (a batch's curvature can exceed the mean's). The message names ``eta``
+        and the limit. A returned trajectory is always finite.
 
     Examples
     --------
@@ -303,6 +322,10 @@ def train_trajectory(
     steps = _check_steps(steps)
     method = check_method(method)
     factor = gradient_factor(convention)
+    limit = stable_eta_limit(X, y, method=method, convention=convention)
+    if eta >= limit:
+        raise ValueError(f"eta must be < {limit:.6g}, the stability limit of method={method!r} on this X "
+                         f"(convention={convention!r}); got eta={eta!r}: the iteration would diverge")
     if batch_size is None:
         Sigma, c = sufficient_statistics(X, y)
         stats = np.array([[Sigma[0, 0], Sigma[0, 1], Sigma[1, 1], c[0], c[1]]])
@@ -316,9 +339,39 @@ def train_trajectory(
         if steps == 0:
             return np.array([[w1, w2]])
     if method == "egd":
-        return _iterate_normalised(stats.tolist(), w1, w2, steps, eta)
-    maps = _affine_maps(stats, eta=eta, factor=factor, method=method)
-    return _iterate_affine(maps.tolist(), w1, w2, steps)
+        W = _iterate_normalised(stats.tolist(), w1, w2, steps, eta)
+    else:
+        maps = _affine_maps(stats, eta=eta, factor=factor, method=method)
+        W = _iterate_affine(maps.tolist(), w1, w2, steps)
+    finite = np.all(np.isfinite(W), axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise ValueError(f"eta={eta!r} makes this run diverge: w is not finite from step {first} on "
+                         f"(batch_size={batch_size}); the full-batch limit is eta < {limit:.6g}, and a "
+                         f"mini-batch run needs a smaller eta")
+    return W
+
+
+def stable_eta_limit(X: np.ndarray, y: np.ndarray, *, method: str = DEFAULT_METHOD,
+                     convention: str = DEFAULT_CONVENTION) -> float:
+    """Largest ``eta`` (exclusive) for which the full-batch rule converges on ``(X, y)``.
+
+    gd: ``w <- (I - eta f Sigma^) w + ...`` converges iff ``eta f lambda_max(Sigma^) < 2``;
+    paper_egd: ``(1 - eta f) I`` iff ``eta f < 2``; egd: no limit (inf).
+    """
+    X, y = _check_data(X, y)
+    method = check_method(method)
+    factor = gradient_factor(convention)
+    if method == "egd":
+        return math.inf
+    if method == "paper_egd":
+        return 2.0 / factor
+    with np.errstate(over="ignore", invalid="ignore"):
+        Sigma, _ = sufficient_statistics(X, y)
+    if not np.all(np.isfinite(Sigma)):
+        raise ValueError("X is too large: X^T X / n overflows float64")
+    top = float(np.linalg.eigvalsh(Sigma)[-1])
+    return 2.0 / (factor * top) if top > 0 else math.inf
 
 
 def misclassification_rate(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
