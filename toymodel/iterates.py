@@ -107,11 +107,54 @@ def _egd_run(kmax: int, eps: float, eta: float, m1: float, m2: float, mu: float,
 
 
 def mean_trajectory(k, *, eps, eta, s, u, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3):
-    """Large-n iterates (mu_k, nu_k) after k steps from w(0) = u (Eq. 6, 9 and normalised GD).
+    r"""Large-:math:`n` iterates :math:`w(k) = (\mu_k, \nu_k)` after ``k`` steps from :math:`w(0) = u` (Lemma 1).
 
-    k: non-negative integers (array). eps, eta, s: arrays; u: array (..., 2). Everything
-    broadcasts against each other (u without its last axis). Returns (mu, nu), each of the
-    broadcast shape. method in ("gd", "paper_egd", "egd"), convention in ("half", "full").
+    With :math:`\hat\Sigma \to \mathrm{diag}(m_2, \epsilon)` the gradient is
+    :math:`g(w) = c\,(m_2 \mu - m_1, \epsilon \nu)`, :math:`c = 1` (``convention="half"``,
+    Section 3) or 2 (``"full"``, Appendix A.3):
+
+    * ``"gd"``: :math:`\mu_k = \alpha^k u_1 + (1 - \alpha^k) m_1/m_2`, :math:`\nu_k = \beta^k u_2`,
+      :math:`\alpha = 1 - c\eta m_2`, :math:`\beta = 1 - c\eta\epsilon` (Eq. 4-6);
+    * ``"paper_egd"``: the paper's accelerated scheme :math:`w \leftarrow w - \eta \Sigma^{-1} g`
+      (Eq. 9), both factors equal to :math:`1 - c\eta`;
+    * ``"egd"``: EGD proper (Eq. 11 on the :math:`1 \times 2` gradient), i.e. normalised gradient
+      descent :math:`w \leftarrow w - \eta g/\lVert g \rVert`; no closed form, iterated exactly.
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Step counts, :math:`k \ge 0`.
+    eps : float or array_like
+        Variance of the second coordinate, :math:`\epsilon > 0`.
+    eta : float or array_like
+        Step size, :math:`\eta > 0`; for ``"gd"`` and ``"paper_egd"`` small enough that the
+        iteration converges (:math:`|\alpha|, |\beta| < 1`).
+    s : float or array_like
+        Truncation level of the train marginal, :math:`s \ge 0`.
+    u : array_like, shape (..., 2)
+        Initial weights.
+    method : {"gd", "paper_egd", "egd"}
+    convention : {"half", "full"}
+
+    Returns
+    -------
+    mu, nu : ndarray
+        The two coordinates, each of the broadcast shape of ``k``, ``eps``, ``eta``, ``s`` and
+        ``u[..., 0]``.
+
+    Raises
+    ------
+    ValueError
+        If ``eps`` or ``eta`` is not positive, ``s`` is negative, ``k`` is not a non-negative
+        integer, ``u`` is not of shape (..., 2), ``method`` or ``convention`` is unknown, or the
+        linear iteration diverges for this ``eta``.
+
+    Examples
+    --------
+    >>> import toymodel
+    >>> mu, nu = toymodel.mean_trajectory([0, 10, 100], eps=0.01, eta=0.1, s=1.0, u=(0.0, 3.0))
+    >>> print(mu.round(3), nu.round(3))
+    [0.    0.571 0.604] [3.    2.97  2.714]
     """
     eps, eta, s, u1, u2, m1, m2 = validated_problem(eps=eps, eta=eta, s=s, u=u, method=method,
                                                     convention=convention)

@@ -73,7 +73,38 @@ __all__ = ["plateau_length", "plateau_ratio", "first_crossing", "search_crossing
 
 
 def plateau_ratio(*, s, theta, u, formula=DEFAULT_TAU_FORMULA) -> np.ndarray:
-    """tau of Corollary 1: |u2| m2/(m1 tan theta) ("derived") or |u2| tan(theta) m2/m1 ("paper")."""
+    r"""The plateau ratio :math:`\tau` of Corollary 1.
+
+    ``formula="derived"`` (ours, from Eq. 7): :math:`\tau = |u_2|\, m_2 / (m_1 \tan\theta)`;
+    ``"paper"``: Corollary 1 as printed, :math:`|u_2| \tan\theta\, m_2/m_1`. They agree at
+    :math:`\theta = \pi/4`. :math:`m_1, m_2` are :func:`truncated_moments` of ``s``.
+
+    Parameters
+    ----------
+    s : float or array_like
+        :math:`s \ge 0`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi/2)`.
+    u : array_like, shape (..., 2)
+        Initial weights.
+    formula : {"derived", "paper"}
+
+    Returns
+    -------
+    ndarray
+        :math:`\tau`, of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``formula`` or a parameter out of its range.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> print(f"{toymodel.plateau_ratio(s=1.0, theta=math.pi / 4, u=(0.0, 3.0)):.3f}")
+    4.967
+    """
     from .train_moments import truncated_moments
 
     check.choice("tau_formula", formula, TAU_FORMULAS)
@@ -212,13 +243,68 @@ def _exact_egd(eta, eps, m1, m2, u1, u2, psi, formula, max_steps):
 def plateau_length(eps, *, eta, s, theta, u, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3,
                    regime=DEFAULT_REGIME, tau_formula=DEFAULT_TAU_FORMULA, formula=DEFAULT_ERROR_FORMULA,
                    max_steps=DEFAULT_MAX_STEPS) -> np.ndarray:
-    """Plateau length k* (Corollary 1) for method in ("gd", "paper_egd", "egd").
+    r"""Plateau length :math:`k^*` (Corollary 1): the first step whose test error is below 1.
 
-    eps, eta, s, theta (in (0, pi/2)): arrays; u: array (..., 2); all broadcast. regime in
-    ("exact", "large_init", "small_init", "small_init_fast") - see the module docstring;
-    ``tau_formula`` ("derived"/"paper") only affects the asymptotic regimes, ``formula``
-    ("geometric"/"theorem1", the error formula of ``test_error``) only "exact".
-    Returns float array of the broadcast shape (inf: no crossing within max_steps).
+    ``regime`` selects how it is computed:
+
+    * ``"exact"``: the first integer :math:`k` with :math:`E(k) < 1` on the large-:math:`n` curve
+      of :func:`test_error_curve` (closed form for ``"gd"`` and ``"paper_egd"``, exact iteration
+      for ``"egd"``); ``inf`` if there is none within ``max_steps``;
+    * ``"large_init"``: Corollary 1 (A), :math:`\log\tau / \log(1/\beta)` for ``"gd"``,
+      :math:`\log\tau/\log(1/|1 - c\eta|)` for ``"paper_egd"`` (independent of :math:`\epsilon`),
+      and a phase-by-phase estimate for ``"egd"``;
+    * ``"small_init"``: Corollary 1 (B) as printed, :math:`\log(1/(\tau\epsilon))/(c\eta)`
+      (``"gd"`` only);
+    * ``"small_init_fast"``: our estimate for :math:`\tau < 1`, where the crossing happens while
+      :math:`\mu` relaxes; NaN where :math:`\tau \ge 1`.
+
+    :math:`\tau` is :func:`plateau_ratio`; ``tau_formula`` chooses ours or Corollary 1's printed
+    one (they agree at :math:`\theta = \pi/4`).
+
+    Parameters
+    ----------
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    eta : float or array_like
+        Step size :math:`\eta > 0` (convergent for ``"gd"``/``"paper_egd"``, see
+        :func:`mean_trajectory`).
+    s : float or array_like
+        :math:`s \ge 0`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi/2)`.
+    u : array_like, shape (..., 2)
+        Initial weights.
+    method : {"gd", "paper_egd", "egd"}
+    convention : {"half", "full"}
+    regime : {"exact", "large_init", "small_init", "small_init_fast"}
+    tau_formula : {"derived", "paper"}
+        Only used by the asymptotic regimes.
+    formula : {"geometric", "theorem1"}
+        The error formula of :func:`test_error`; only used by ``"exact"``.
+    max_steps : int
+        Search limit of ``"exact"``, :math:`\ge 0`.
+
+    Returns
+    -------
+    ndarray
+        Float array of the broadcast shape of the arguments (``inf``: no crossing within
+        ``max_steps``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown choice, a parameter out of its range, a negative or non-integer
+        ``max_steps``, a divergent ``eta``, or ``regime="small_init"`` with a method other than
+        ``"gd"``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> setting = dict(eta=0.1, s=1.0, theta=math.pi / 4, u=(0.0, 3.0))
+    >>> [float(toymodel.plateau_length(0.01, method=m, **setting)) for m in ("gd", "paper_egd", "egd")]
+    [1603.0, 17.0, 193.0]
+    >>> print(f"{toymodel.plateau_length(0.01, regime='large_init', **setting):.1f}")
+    1602.0
     """
     check.choice("regime", regime, REGIMES)
     check.choice("tau_formula", tau_formula, TAU_FORMULAS)

@@ -51,8 +51,34 @@ _CH_CONFLUENT_RTOL = 1e-12
 
 
 class A3Moments(NamedTuple):
-    """Population moments of Appendix A.3; every field has the broadcast shape of (eps, theta),
-    ``Sigma`` (..., 2, 2), ``c`` and ``w_star`` (..., 2), ``eigenvalues`` (..., 2) ascending."""
+    r"""Population moments of Appendix A.3, as returned by :func:`moments`.
+
+    Attributes
+    ----------
+    Z : ndarray
+        Mass of the wedge event, :math:`\psi/\pi`.
+    a, b, d : ndarray
+        Entries of :math:`\Sigma = [[a, b], [b, d]]`.
+    c1, c2 : ndarray
+        Entries of :math:`c = E[x y]`.
+    Sigma : ndarray, shape (..., 2, 2)
+        The second-moment matrix :math:`E[x x^\top]`.
+    c : ndarray, shape (..., 2)
+        :math:`(c_1, c_2)`.
+    w_star : ndarray, shape (..., 2)
+        The limit :math:`w^* = \Sigma^{-1} c`.
+    eigenvalues : ndarray, shape (..., 2)
+        :math:`(\lambda_-, \lambda_+)` of :math:`\Sigma`, ascending.
+
+    Every scalar field has the broadcast shape of ``(eps, theta)``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> m = toymodel.moments([0.01, 0.1], math.pi / 4)
+    >>> m.Sigma.shape, m.w_star.shape, m.Z.round(3)
+    ((2, 2, 2), (2, 2), array([0.032, 0.097]))
+    """
 
     Z: np.ndarray
     a: np.ndarray
@@ -117,12 +143,45 @@ def _quad(eps, theta, sign):
 
 
 def moments(eps, theta, *, formula=DEFAULT_MOMENT_FORMULA) -> A3Moments:
-    """Z, a, b, d, c1, c2, Sigma = [[a, b], [b, d]], c = (c1, c2), w* = Sigma^-1 c and the
-    eigenvalues (lambda-, lambda+) of Sigma (Appendix A.3).
+    r"""Population moments of Appendix A.3 (train and test on the same wedge distribution).
 
-    eps > 0, theta in (0, pi] (arrays, broadcast). formula: "closed_form" (default),
-    "quadrature" (scipy.integrate.quad of the integrals with Phi(-kappa t)) or
-    "paper_integrals" (Phi(+kappa t) as printed; wrong, for comparison only).
+    :math:`x = z \mid (z^\top e_1)(z^\top v) \le 0`, :math:`z \sim N(0, \mathrm{diag}(1, \epsilon))`,
+    :math:`v = (\cos\theta, \sin\theta)`, :math:`y = \mathrm{sign}(x_1)`. In whitened coordinates
+    the event is a double wedge of half-angle :math:`\psi = \mathrm{atan2}(\sqrt\epsilon \sin\theta,
+    \cos\theta)` and the moments have closed forms (derived in
+    :func:`toymodel.symbolic.a3_closed_form_moments`): :math:`Z = \psi/\pi`,
+    :math:`a = 1 - \sin(2\psi)/(2\psi)`, :math:`d = \epsilon(1 + \sin(2\psi)/(2\psi))`,
+    :math:`b = -\sqrt\epsilon \sin^2\psi/\psi`, :math:`c_1 = \sqrt{\pi/2}(1 - \cos\psi)/\psi`,
+    :math:`c_2 = -\sqrt\epsilon\sqrt{\pi/2} \sin\psi/\psi`.
+
+    Parameters
+    ----------
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi]` (:math:`(0, \pi)` for ``"paper_integrals"``).
+    formula : {"closed_form", "quadrature", "paper_integrals"}
+        ``"quadrature"`` integrates the appendix's integrals numerically with
+        :math:`\Phi(-\kappa t)` (the event as stated; it reproduces the closed form);
+        ``"paper_integrals"`` uses :math:`\Phi(+\kappa t)` as printed, which describes the
+        complementary event: wrong, kept for comparison only.
+
+    Returns
+    -------
+    A3Moments
+        Fields of the broadcast shape of ``eps`` and ``theta``.
+
+    Raises
+    ------
+    ValueError
+        If ``eps`` is not positive, ``theta`` is outside its range, or ``formula`` is unknown.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> m = toymodel.moments(0.01, math.pi / 4)
+    >>> print(m.w_star.round(3), m.eigenvalues.round(4))
+    [ 0.031 -6.261] [0.0013 0.0252]
     """
     check.choice("formula", formula, MOMENT_FORMULAS)
     eps = check.positive("eps", eps)
@@ -174,7 +233,43 @@ def _cayley_hamilton(k, r, M):
 
 
 def equi_matrix_power(k, *, eps, eta, theta, convention=DEFAULT_CONVENTION_A3) -> np.ndarray:
-    """M^k for M = I - c eta Sigma by Cayley-Hamilton; shape broadcast(k, eps, eta, theta) + (2, 2)."""
+    r""":math:`M^k` for the gradient-descent matrix :math:`M = I - c\eta\Sigma` of Appendix A.3.
+
+    Computed by Cayley-Hamilton, :math:`M^k = \alpha_k I + \beta_k M` (exact for every ``k``,
+    including repeated eigenvalues). :math:`c` is 2 for ``convention="full"`` (the appendix keeps
+    the factor 2 of the gradient) and 1 for ``"half"``.
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Step counts, :math:`k \ge 0`.
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    eta : float or array_like
+        Step size, :math:`\eta > 0` with :math:`|1 - c\eta\lambda_\pm| < 1`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi]`.
+    convention : {"full", "half"}
+
+    Returns
+    -------
+    ndarray, shape broadcast(k, eps, eta, theta) + (2, 2)
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not a non-negative integer, a parameter is out of its range, or the iteration
+        diverges for this ``eta``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> toymodel.equi_matrix_power([0, 1, 100], eps=0.01, eta=0.1, theta=math.pi / 4).shape
+    (3, 2, 2)
+    >>> print(toymodel.equi_matrix_power(100, eps=0.01, eta=0.1, theta=math.pi / 4).round(3))
+    [[0.892 0.154]
+     [0.154 0.685]]
+    """
     k = check.steps("k", k)
     mom, eta, cf, r = _checked_dynamics(eps, eta, theta, convention)
     M = np.eye(2) - cf * eta[..., None, None] * mom.Sigma
@@ -185,7 +280,33 @@ def equi_matrix_power(k, *, eps, eta, theta, convention=DEFAULT_CONVENTION_A3) -
 
 
 def equi_trajectory(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3):
-    """(mu_k, nu_k) with w(k) = w* - M^k (w* - u); u: (..., 2)."""
+    """Iterates :math:`w(k) = w^* - M^k (w^* - u)` of gradient descent in Appendix A.3.
+
+    Parameters
+    ----------
+    k, eps, eta, theta, convention
+        As in :func:`equi_matrix_power`.
+    u : array_like, shape (..., 2)
+        Initial weights :math:`w(0)`.
+
+    Returns
+    -------
+    mu, nu : ndarray
+        The two coordinates of :math:`w(k)`, of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        As :func:`equi_matrix_power`, or if ``u`` is not of shape (..., 2).
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> mu, nu = toymodel.equi_trajectory([0, 100, 10000], eps=0.01, eta=0.1, theta=math.pi / 4,
+    ...                                   u=(0.0, 3.0))
+    >>> print(mu.round(3), nu.round(3))
+    [0.    1.431 0.309] [ 3.     0.079 -6.113]
+    """
     u = check.vector2("u", u)
     Mk = equi_matrix_power(k, eps=eps, eta=eta, theta=theta, convention=convention)
     w_star = moments(eps, theta).w_star
@@ -195,10 +316,35 @@ def equi_trajectory(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3):
 
 def equi_test_error_curve(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
                           formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
-    """Theorem 2 / Eq. (19): E(k) = arccos(max(rho, rho_k))/arccos(rho) along the A.3 iterates.
+    r"""Test error along the Appendix A.3 iterates (Theorem 2, Eq. 19).
 
-    formula="theorem1" is Eq. (19) verbatim; "geometric" (default) is exact for every sign of
-    nu_k (here w* has nu* < 0, where Eq. (19) fails: see ``toymodel.error``).
+    Eq. (19) reads :math:`E(k) = \arccos(\max(\rho, \rho_k))/\arccos(\rho)`;
+    ``formula="theorem1"`` evaluates it verbatim, the default ``"geometric"`` is exact for
+    every sign of :math:`\nu_k` (here :math:`\nu^* < 0`, where Eq. (19) fails; see
+    :func:`test_error`).
+
+    Parameters
+    ----------
+    k, eps, eta, theta, u, convention
+        As in :func:`equi_trajectory`.
+    formula : {"geometric", "theorem1"}
+
+    Returns
+    -------
+    ndarray
+        Errors in [0, 1], of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        As :func:`equi_trajectory`, or for an unknown ``formula``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> toymodel.equi_test_error_curve([0, 100, 10000], eps=0.01, eta=0.1, theta=math.pi / 4,
+    ...                                u=(0.0, 3.0)).round(3)
+    array([1.   , 0.056, 0.   ])
     """
     check.choice("formula", formula, ERROR_FORMULAS)
     mu, nu = equi_trajectory(k, eps=eps, eta=eta, theta=theta, u=u, convention=convention)
@@ -208,13 +354,46 @@ def equi_test_error_curve(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTIO
 
 def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, regime="exact",
                         formula=DEFAULT_ERROR_FORMULA, max_steps=DEFAULT_MAX_STEPS) -> np.ndarray:
-    """A.3 plateau length. regime "exact": first k with E(k) < 1 (inf if none up to max_steps);
-    "leading": the paper's k* ~ log(|u2 - nu*|/T)/(c eta lambda-), T = |mu*| |tan theta|.
+    r"""Plateau length of Appendix A.3: the first step whose test error is below 1.
 
-    "exact" tests every step while the faster eigen-mode of M still moves, then bisects along
-    the line the iterates follow (see :func:`toymodel.plateau.search_crossing`); if the fast
-    mode needs more than ``EXHAUSTIVE_STEP_LIMIT`` steps to settle (tiny eps or eta) and no
-    crossing comes before, ValueError names eps and eta instead of scanning for minutes.
+    ``regime="exact"`` scans :func:`equi_test_error_curve` for the first :math:`k` with
+    :math:`E(k) < 1` (``inf`` if none up to ``max_steps``); ``"leading"`` is the paper's
+    leading-order :math:`k^* \approx \log(|u_2 - \nu^*|/T)/(c\eta\lambda_-)`,
+    :math:`T = |\mu^*| |\tan\theta|`. The two need not agree: the leading order assumes a start
+    far from :math:`w^*` along the slow eigenvector.
+
+    ``"exact"`` tests every step while the faster eigen-mode of :math:`M` still moves, then
+    bisects along the line the iterates follow; if the fast mode needs more than
+    ``EXHAUSTIVE_STEP_LIMIT`` steps to settle (tiny ``eps`` or ``eta``) and no crossing comes
+    before, it raises instead of scanning for minutes.
+
+    Parameters
+    ----------
+    eps, eta, theta, u, convention
+        As in :func:`equi_trajectory`.
+    regime : {"exact", "leading"}
+    formula : {"geometric", "theorem1"}
+        Only used by ``"exact"``.
+    max_steps : int
+        Search limit of ``"exact"``.
+
+    Returns
+    -------
+    ndarray
+        Float array of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        For an unknown choice, a parameter out of its range, a divergent ``eta``, or (``"exact"``)
+        a fast mode too slow to settle within ``EXHAUSTIVE_STEP_LIMIT`` steps (the message names
+        ``eps`` and ``eta``).
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> float(toymodel.equi_plateau_length(0.01, eta=0.1, theta=math.pi / 4, u=(0.0, 3.0)))
+    64.0
     """
     check.choice("regime", regime, A3_REGIMES)
     check.choice("formula", formula, ERROR_FORMULAS)
@@ -282,10 +461,43 @@ def _line_phase(m: A3Moments, x: np.ndarray, w0: np.ndarray) -> tuple[float, int
 
 
 def equi_plateau_bounds(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, c_hat=1.0, c_low=1.0):
-    """The paper's two-sided bound on the A.3 plateau:
-    (1/(c eta lambda-)) log(|u2 - nu*|/(c_hat T)) <= k* <= (1/(c eta lambda-)) log(|u2 - nu*| c_low / T),
-    T = |mu*| |tan theta|; c_hat, c_low in [1, 1 + O(sqrt eps)] (the paper does not give them;
-    1 by default). Returns (lower, upper)."""
+    r"""The paper's two-sided bound on the Appendix A.3 plateau.
+
+    .. math::
+
+       \frac{1}{c\eta\lambda_-}\log\frac{|u_2 - \nu^*|}{\hat c\, T} \le k^*
+       \le \frac{1}{c\eta\lambda_-}\log\frac{|u_2 - \nu^*|\, c_{\mathrm{low}}}{T},
+       \qquad T = |\mu^*| |\tan\theta|.
+
+    The paper states :math:`\hat c, c_{\mathrm{low}} \in [1, 1 + O(\sqrt\epsilon)]` without
+    values; both default to 1, where the bounds meet at the ``"leading"`` estimate of
+    :func:`equi_plateau_length`.
+
+    Parameters
+    ----------
+    eps, eta, theta, u, convention
+        As in :func:`equi_trajectory`.
+    c_hat, c_low : float
+        The two constants, :math:`\ge 1`.
+
+    Returns
+    -------
+    lower, upper : ndarray
+        Of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        If ``c_hat`` or ``c_low`` is below 1, or as :func:`equi_plateau_length`.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> lower, upper = toymodel.equi_plateau_bounds(0.01, eta=0.1, theta=math.pi / 4, u=(0.0, 3.0),
+    ...                                             c_hat=1.1, c_low=1.1)
+    >>> print(f"{lower:.0f} {upper:.0f}")
+    21353 22081
+    """
     for name, val in (("c_hat", c_hat), ("c_low", c_low)):
         if not val >= 1:
             raise ValueError(f"{name} must be >= 1, got {val!r}")
@@ -296,10 +508,42 @@ def equi_plateau_bounds(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
 
 
 def has_plateau(eps, *, theta, u, formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
-    """Our reading of Theorem 2's dichotomy: a plateau exists iff w(0) = u has error 1 and the
-    limit w* has error < 1 (GD then needs Theta(1/(eta lambda-)) = Theta(1/(eta eps)) steps
-    when theta < pi/2, since lambda- = Theta(eps)); for u1 > 0, theta < pi/2 the first
-    condition is u2 >= u1 tan(theta)."""
+    r"""Whether gradient descent in Appendix A.3 has a plateau (our reading of Theorem 2's dichotomy).
+
+    A plateau exists iff the start :math:`w(0) = u` has error 1 and the limit :math:`w^*` has
+    error below 1; gradient descent then needs :math:`\Theta(1/(\eta\lambda_-)) =
+    \Theta(1/(\eta\epsilon))` steps when :math:`\theta < \pi/2`. For :math:`u_1 > 0`,
+    :math:`\theta < \pi/2` the first condition is :math:`u_2 \ge u_1 \tan\theta`.
+
+    Parameters
+    ----------
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi]`.
+    u : array_like, shape (..., 2)
+        Initial weights.
+    formula : {"geometric", "theorem1"}
+        The error formula of :func:`test_error`.
+
+    Returns
+    -------
+    ndarray of bool
+        Of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        For a parameter out of its range or an unknown ``formula``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> bool(toymodel.has_plateau(0.01, theta=math.pi / 4, u=(0.0, 3.0)))
+    True
+    >>> bool(toymodel.has_plateau(0.01, theta=math.pi / 4, u=(1.0, 0.0)))
+    False
+    """
     from .error import test_error
 
     u = check.vector2("u", u)

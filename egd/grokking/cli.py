@@ -304,6 +304,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``egd-grok`` command, with its sub-commands.
+
+    The command-line page of the book is generated from it, so the two cannot drift apart.
+
+    Returns:
+        An ``argparse.ArgumentParser`` whose sub-commands are ``train``, ``sweep``, ``report``,
+        ``reproduce`` and ``bench``.
+
+    Examples:
+        >>> from egd.grokking.cli import build_parser
+        >>> args = build_parser().parse_args(["train", "--task", "mod-add", "--method", "vanilla"])
+        >>> args.command, args.task, args.seed
+        ('train', 'mod-add', 0)
+    """
     from egd.bench import epoch as bench_epoch
 
     from . import runsets as experiments

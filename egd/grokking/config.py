@@ -71,8 +71,27 @@ class RunConfig:
     ``"numpy"``: data, secret bits and initial weights drawn as in the authors' published
     script (numpy ``RandomState(data_seed)`` and ``RandomState(seed)``), to compare with
     the paper's single runs; the shuffles stay ours. ``threads``: torch's CPU thread
-    count the run computes with (:func:`egd.grokking.runner.train` checks it); set to
+    count the run computes with (:func:`egd.grokking.train` checks it); set to
     ``None`` on CUDA, and ``None`` on the CPU means the default, 1.
+
+    The defaults of the transform options come from :mod:`egd.defaults`
+    (``threshold`` is :data:`egd.defaults.DEFAULT_SWITCH_OFF_THRESHOLD`).
+
+    Raises:
+        ValueError: any field out of its range, naming it: an unknown ``task`` or ``method``,
+            ``rank`` missing for an rsvd method (or given to another), a seed outside
+            ``[0, 2**32 - 1]``, ``lr <= 0``, ``threshold`` outside ``(0, 1]``, a loss that
+            does not fit the task, ``batch_size`` above the number of training examples,
+            ``device="auto"`` (resolve it first) or a malformed device.
+
+    Examples:
+        >>> from egd.grokking import RunConfig
+        >>> RunConfig(task="mod-add", method="egd-rsvd", rank=64).rank
+        64
+        >>> RunConfig(task="mod-add", method="egd-rsvd")
+        Traceback (most recent call last):
+        ...
+        ValueError: rank is required for method 'egd-rsvd' (an integer >= 1), got None
     """
 
     task: str
@@ -216,8 +235,36 @@ def make_config(
 ) -> RunConfig:
     """A :class:`RunConfig` with the preset's hyper-parameters, then ``overrides``.
 
-    Defaults: ``p = 97`` for modular tasks, ``(n, k) = (100, 3)`` for parity. ``p`` with
-    parity, or ``n`` / ``k`` with a modular task, is an error (it would change nothing).
+    ``p`` with parity, or ``n`` / ``k`` with a modular task, is an error (it would change
+    nothing).
+
+    Args:
+        task: ``"mod-add"``, ``"mod-mul"`` or ``"parity"``.
+        method: a method of the registry (``"vanilla"``, ``"egd-svd"``, ``"egd-rsvd"`` with
+            ``rank=...``, ``"colnorm"``, ``"grokfast"``, ...; see ``egd-grok train --help``).
+        preset: ``"paper"`` (the paper's hyper-parameters for the task and shape) or
+            ``"smoke"`` (tiny, seconds on a CPU, for tests).
+        p: modulus of the modular tasks; ``None``: the paper's modulus (ignored for parity).
+        n, k: parity's number of bits and of secret bits; ``None``: the paper's main
+            ``(n, k)`` (ignored for modular tasks).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (resolved here).
+        **overrides: any other :class:`RunConfig` field.
+
+    Returns:
+        The validated :class:`RunConfig`.
+
+    Raises:
+        ValueError: an unknown task, method or preset, ``p`` with parity or ``n`` / ``k`` with a
+            modular task, or a field :class:`RunConfig` rejects.
+
+    Examples:
+        >>> from egd.grokking import make_config
+        >>> c = make_config("mod-add", "vanilla")
+        >>> c.p, c.width, c.lr
+        (97, 512, 0.7)
+        >>> c = make_config("parity", "egd-svd", preset="smoke", seed=3)
+        >>> c.n, c.k, c.seed
+        (100, 3, 3)
     """
     if task not in methods.TASKS:
         raise ValueError(f"task must be one of {sorted(methods.TASKS)}, got {task!r}")

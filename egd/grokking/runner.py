@@ -96,7 +96,35 @@ def train(
     exist, and for a CPU run ``torch.get_num_threads()`` must equal ``config.threads``
     (results depend on it; only entry points set it). Each failure is a ``ValueError``.
     Ctrl-C saves a checkpoint at the end of the epoch and raises
-    :class:`egd.grokking.engine.Interrupted` (a ``KeyboardInterrupt``).
+    ``egd.grokking.engine.Interrupted`` (a ``KeyboardInterrupt``).
+
+    Args:
+        config: the run (:func:`make_config`).
+        out_dir: results folder (JSON + NPZ per run, checkpoints); ``None``: nothing is saved.
+        resume: continue an unfinished run from its checkpoint in ``out_dir``.
+        reuse: return a finished run of the same key from ``out_dir`` instead of training.
+        checkpoint_every: epochs between checkpoints, ``>= 1``.
+        checkpoint_seconds: seconds of training between checkpoints as well.
+        progress: show a progress bar.
+        stop_after: stop after this many epochs (for tests).
+
+    Returns:
+        The :class:`RunResult`.
+
+    Raises:
+        ValueError: ``checkpoint_every`` below 1, ``out_dir`` not a writable folder, a device
+            that does not exist, or a CPU thread count other than ``config.threads``.
+        KeyboardInterrupt: on Ctrl-C, after saving a checkpoint (``egd.grokking.engine.Interrupted``).
+
+    Examples:
+        >>> import tempfile
+        >>> from egd.grokking import make_config, train
+        >>> config = make_config("parity", "egd-svd", preset="smoke", max_epochs=3)
+        >>> with tempfile.TemporaryDirectory() as results:
+        ...     result = train(config, out_dir=results)
+        ...     again = train(config, out_dir=results)  # found by its key, not retrained
+        >>> result.epochs.tolist(), again.key == result.key
+        ([1, 2, 3], True)
     """
     check_int("checkpoint_every", checkpoint_every, minimum=1)
     if checkpoint_seconds is not None:

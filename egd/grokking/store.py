@@ -102,8 +102,16 @@ class RunResult:
     ``history[name]``: arrays of length ``epochs_run``, entry ``e`` measured after
     epoch ``e + 1``. ``spectra``: ``(R, min(m, n))`` singular values (descending) of
     the hidden layer's gradient at the first step of epochs ``spectra_epochs`` (0-based
-    epoch index, i.e. before that epoch's first update). ``summary``: see
-    :func:`egd.grokking.runner.summarize`.
+    epoch index, i.e. before that epoch's first update). ``summary``: epochs and seconds to
+    the threshold, the final accuracies, the number of train and test examples, the status.
+
+    Returned by :func:`egd.grokking.train` and :func:`egd.grokking.load_run`.
+
+    Examples:
+        >>> from egd.grokking import make_config, train
+        >>> result = train(make_config("parity", "vanilla", preset="smoke", max_epochs=2))
+        >>> result.epochs.tolist(), result.test_acc.shape, result.name.startswith("parity-n100k3-vanilla-s0-")
+        ([1, 2], (2,), True)
     """
 
     config: RunConfig
@@ -115,10 +123,12 @@ class RunResult:
 
     @property
     def name(self) -> str:
+        """File stem of the run: task, shape, method, seed and key."""
         return run_name(self.config)
 
     @property
     def key(self) -> str:
+        """Hash of the config: equal configs have equal keys."""
         return config_key(self.config)
 
     @property
@@ -136,10 +146,12 @@ class RunResult:
 
     @property
     def epochs_to_threshold(self) -> int | None:
+        """First epoch whose test accuracy reached the config's threshold; ``None``: never."""
         return self.summary["epochs_to_threshold"]
 
     @property
     def seconds_to_threshold(self) -> float | None:
+        """Training seconds until then; ``None``: never."""
         return self.summary["seconds_to_threshold"]
 
 
@@ -218,9 +230,26 @@ def _read_record(path: Path) -> dict:
 def load_run(path: str | os.PathLike) -> RunResult:
     """Read a run from its ``.json`` path (the ``.npz`` next to it holds the arrays).
 
-    Raises :class:`DamagedFileError` (a ``ValueError`` naming the file and the fault) for a
-    missing, truncated, empty, foreign or inconsistent JSON, a missing or corrupt NPZ, or a
-    config this version refuses.
+    Args:
+        path: the run's JSON file.
+
+    Returns:
+        The :class:`RunResult`.
+
+    Raises:
+        ValueError: ``DamagedFileError`` (a ``ValueError`` naming the file and the fault) for a
+            missing, truncated, empty, foreign or inconsistent JSON, a missing or corrupt NPZ,
+            or a config this version refuses.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from egd.grokking import load_run, make_config, train
+        >>> config = make_config("parity", "vanilla", preset="smoke", max_epochs=2)
+        >>> with tempfile.TemporaryDirectory() as results:
+        ...     result = train(config, out_dir=results)
+        ...     loaded = load_run(pathlib.Path(results) / f"{result.name}.json")
+        >>> loaded.config == config, loaded.test_acc.shape
+        (True, (2,))
     """
     return _load(Path(path))
 
