@@ -47,7 +47,9 @@ OVERRIDES = {
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="paper", choices=methods.PRESETS)
-    parser.add_argument("--rank", type=int, default=None, help="rank of egd-rsvd")
+    parser.add_argument("--rank", type=int, default=None, help="rank of egd-rsvd and egd-svd-top")
+    parser.add_argument("--spectral-cutoff", type=float, default=None,
+                        help="egd-svd-cut: relative spectral cutoff (directions with s <= c * s_max get no step)")
     parser.add_argument("--n", type=int, default=None, help="parity: input bits (default 100)")
     parser.add_argument("--k", type=int, default=None, help="parity: secret bits (default 3)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
@@ -74,6 +76,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 def _config(args, task: str, method: str, seed: int, p: int | None):
     return make_config(task, method, preset=args.preset, p=p, n=args.n, k=args.k, seed=seed,
                        device=args.device, rank=args.rank if methods.METHODS[method].needs_rank else None,
+                       spectral_cutoff=args.spectral_cutoff if methods.METHODS[method].needs_cutoff else None,
                        **_overrides(args))
 
 

@@ -31,7 +31,8 @@ WEIGHT_DECAY_MODES = ("loss", "decoupled")
 #: from these values, so the keys of earlier runs stay valid.
 LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss",
                        "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE,
-                       "random_streams": "torch"}
+                       "random_streams": "torch",
+                       "spectral_cutoff": None}
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class RunConfig:
     weight_decay_mode: str = "loss"
     second_operand_scale: float = tasks.DEFAULT_SECOND_OPERAND_SCALE
     random_streams: str = "torch"
+    spectral_cutoff: float | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -119,6 +121,14 @@ def _validate(c: RunConfig) -> None:
     elif c.rank is not None:
         raise ValueError(f"rank applies only to {[m for m in methods.METHODS if methods.METHODS[m].needs_rank]}, "
                          f"got rank={c.rank!r} with method {c.method!r}")
+    if method.needs_cutoff:
+        if c.spectral_cutoff is None:
+            raise ValueError(f"spectral_cutoff is required for method {c.method!r} (a float in (0, 1)), got None")
+        check_real("spectral_cutoff", c.spectral_cutoff, low=0.0, high=1.0, low_open=True, high_open=True)
+    elif c.spectral_cutoff is not None:
+        cut = [m for m in methods.METHODS if methods.METHODS[m].needs_cutoff]
+        raise ValueError(f"spectral_cutoff applies only to {cut}, got spectral_cutoff={c.spectral_cutoff!r} "
+                         f"with method {c.method!r}")
     check_int("width", c.width, minimum=1)
     check_int("batch_size", c.batch_size, minimum=1)
     check_int("max_epochs", c.max_epochs, minimum=1)
@@ -200,4 +210,6 @@ def run_name(config: RunConfig) -> str:
     if config.random_streams != "torch":
         shape += f"-{config.random_streams}"
     method = config.method + (f"{config.rank}" if config.rank is not None else "")  # = labels.method_key
+    if config.spectral_cutoff is not None:
+        method += f"{config.spectral_cutoff:g}"
     return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

@@ -63,10 +63,10 @@ def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, 
 
 
 def parity_config(n: int, k: int, method: str, rank: int | None, seed: int, device: str = "cpu",
-                  weight_decay_mode: str = "loss") -> RunConfig:
+                  weight_decay_mode: str = "loss", spectral_cutoff: float | None = None) -> RunConfig:
     return make_config("parity", method, n=n, k=k, rank=rank, seed=seed, device=device, patience=PATIENCE,
                        spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
-                       weight_decay_mode=weight_decay_mode)
+                       weight_decay_mode=weight_decay_mode, spectral_cutoff=spectral_cutoff)
 
 
 def modular_configs(task: str, profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -139,6 +139,24 @@ def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
     return [modular_config("mod-add", 97, m, r, s, device) for m, r in GPU_COMPARISON_METHODS for s in QUICK_SEEDS]
 
 
+#: The fixes for exact EGD's stall on parity (chapter "When EGD stalls"): (method, rank,
+#: spectral cutoff, weight-decay mode), compared with vanilla and exact EGD on the same ten
+#: seeds. ``egd-svd-top`` keeps the top ``the batch size`` = 32 directions, at most the
+#: mini-batch's data gradient rank; the two cutoffs sit at the two ends of the gap between
+#: the data's singular values and the weight-decay floor measured in the committed spectra.
+STALL_FIXES = (("egd-svd-top", 32, None, "loss"), ("egd-svd-cut", None, 1e-2, "loss"),
+               ("egd-svd-cut", None, 1e-3, "loss"), ("egd-svd", None, None, "decoupled"))
+STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "loss"))
+STALL_SEEDS = tuple(range(10))
+
+
+def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """Parity (100, 3): the baselines and :data:`STALL_FIXES` x :data:`STALL_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [parity_config(100, 3, m, r, s, device, mode, cut)
+            for m, r, cut, mode in STALL_BASELINES + STALL_FIXES for s in STALL_SEEDS]
+
+
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
 #: of the results folder the book reads them from).
 RUN_SETS = {
@@ -146,6 +164,7 @@ RUN_SETS = {
                 + modular_configs("mod-mul", profile, device), ""),
     "parity": (parity_configs, ""),
     "parity-authors": (parity_authors_configs, ""),
+    "stall": (stall_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
 }
 
