@@ -41,6 +41,19 @@ def test_run_sets_name_their_configs_and_directory():
         experiments.run_set("parity", profile="huge")
 
 
+def test_stall_run_set_holds_the_committed_baselines_and_the_fixes_on_ten_seeds():
+    from egd.grokking.labels import variant_key
+
+    configs, where = experiments.run_set("stall")
+    assert where == ""
+    counts = {}
+    for c in configs:
+        counts[variant_key(c)] = counts.get(variant_key(c), 0) + 1
+    assert counts == {"vanilla": 10, "egd-svd": 10, "egd-svd-top32": 10, "egd-svd-cut0.01": 10,
+                      "egd-svd-cut0.001": 10, "egd-svd decoupled-wd": 10}
+    assert {(c.n, c.k) for c in configs} == {(100, 3)}
+
+
 def test_load_finished_finds_only_finished_runs_and_trains_nothing(tmp_path):
     done = make_config("mod-add", "vanilla", preset="smoke", p=23, max_epochs=3, patience=None)
     missing = dataclasses.replace(done, seed=1)
