@@ -1,0 +1,294 @@
+r"""The chapter "When EGD stalls": why exact EGD sits at chance on some parity seeds, and the fixes.
+
+With the paper's weight decay inside the loss, the hidden layer's gradient is
+
+.. math::  G = G_{\text{data}} + \lambda W_1 ,
+
+where ``G_data`` (the squared loss on a mini-batch of ``B`` examples) has rank at most ``B``
+and ``lambda W_1`` is full rank. Exact EGD's ``U V^T`` gives every singular direction of
+``G`` the same unit step, the ones that only weight decay acts on included.
+
+* :func:`gradient_split` reruns the first epochs of a committed run (the single-run engine,
+  no checkpoint needed) and records, at the first step of chosen epochs, the singular
+  values of ``G``, of its data part and of its weight-decay part, and for each singular
+  direction ``(u_i, v_i)`` of ``G`` how much of ``s_i`` the data gives:
+  ``s_i = u_i^T G_data v_i + u_i^T (lambda W_1) v_i``;
+* :func:`stall_and_grok` picks the two seeds the chapter shows side by side;
+* :func:`candidate_rows` / :func:`candidate_table` compare the fixes on the same seeds,
+  :func:`transform_cost` times one transform call per method on the real gradient shape;
+* :func:`recommended` names the fix the chapter recommends and :func:`stall_checks` the verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from egd.grokking import paper_numbers, registry, tables
+from egd.grokking.config import RunConfig
+from egd.grokking.labels import method_label
+from egd.grokking.runsets import STALL_BASELINES, STALL_FIXES
+from egd.grokking.store import RunResult
+from egd.transforms import orthogonalize
+
+from . import display
+
+__all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_dominated", "runs_of",
+           "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
+           "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms"]
+
+
+def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
+    key = method + (str(rank) if rank is not None else "") + (f"{cut:g}" if cut is not None else "")
+    return key + (" decoupled-wd" if mode == "decoupled" else "")
+
+
+#: The fixes compared, as variant keys (:func:`egd.grokking.labels.variant_key`), in table order.
+FIX_KEYS: tuple[str, ...] = tuple(_key(*f) for f in STALL_FIXES)
+#: The baselines and the fixes.
+CANDIDATE_KEYS: tuple[str, ...] = tuple(_key(*f) for f in STALL_BASELINES) + FIX_KEYS
+#: Torch threads of the rerun in :func:`gradient_split` (the committed parity runs': 1).
+RERUN_THREADS = 1
+#: A fix is recommended when it reaches the threshold on at least this fraction of the seeds ...
+ACCEPT_REACHED = 0.9
+#: ... and its median (failures as +inf) is at most this multiple of the paper's exact EGD.
+ACCEPT_FACTOR = 2.0
+
+
+# ----------------------------------------------------------------------------- the mechanism
+
+
+@dataclass(frozen=True)
+class GradientSplit:
+    """The hidden layer's gradient at the first step of each of ``epochs`` (rows).
+
+    ``total``, ``data``, ``decay``: singular values (descending) of ``G``, ``G_data`` and
+    ``lambda W_1``. ``data_part``: ``u_i^T G_data v_i`` for the singular directions of ``G``
+    (so ``total - data_part`` is the weight-decay part of each ``s_i``). ``hidden_norm``:
+    ``||W_1||_F`` at those steps. ``history``: ``||W_1||_F`` after each epoch of the rerun, to
+    compare with the committed run.
+    """
+
+    epochs: tuple[int, ...]
+    total: np.ndarray
+    data: np.ndarray
+    decay: np.ndarray
+    data_part: np.ndarray
+    hidden_norm: np.ndarray
+    history: np.ndarray
+    batch_size: int
+
+
+def gradient_split(config: RunConfig, epochs: Sequence[int]) -> GradientSplit:
+    """Rerun ``config`` (weight decay in the loss) up to ``max(epochs)`` and split its gradients.
+
+    The rerun is the single-run engine from the same seed at :data:`RERUN_THREADS` torch
+    thread, as the committed runs were trained, so it retraces the committed run bit for bit
+    (other thread counts sum in another order and drift apart within a few epochs); only the
+    recording is added. Costs ``max(epochs) + 1`` epochs of training (seconds).
+    """
+    from egd.grokking.engine import Trainer, build_model, per_example_loss
+
+    if config.weight_decay_mode != "loss" or config.weight_decay <= 0:
+        raise ValueError(f"config must put a positive weight decay in the loss, got weight_decay="
+                         f"{config.weight_decay!r} with weight_decay_mode={config.weight_decay_mode!r}")
+    wanted = sorted({int(e) for e in epochs})
+    if not wanted or wanted[0] < 0:
+        raise ValueError(f"epochs must be non-empty and >= 0, got {list(epochs)!r}")
+    data = config.build_task().build(config.device)
+    model = build_model(config, data).to(config.device)
+    rows: dict[int, tuple] = {}
+
+    class Recorder(Trainer):
+        def train_step(self, idx, *, record_spectrum=False):
+            if self.state.epoch in wanted and self.state.epoch not in rows:
+                W1 = self.model.hidden_weight()
+                out = self.model(self.data.x_train[idx])
+                loss = per_example_loss(out, self.data.y_train[idx], self.config.loss).mean()
+                (g_data,) = torch.autograd.grad(loss, [W1])
+                with torch.no_grad():
+                    g_data = g_data.double()
+                    g_decay = self.config.weight_decay * W1.detach().double()
+                    U, S, Vh = torch.linalg.svd(g_data + g_decay, full_matrices=False)
+                    part = torch.einsum("mi,mn,in->i", U, g_data, Vh)
+                    rows[self.state.epoch] = (S.numpy(), torch.linalg.svdvals(g_data).numpy(),
+                                              torch.linalg.svdvals(g_decay).numpy(), part.numpy(),
+                                              float(torch.linalg.vector_norm(W1)))
+            super().train_step(idx, record_spectrum=record_spectrum)
+
+    trainer = Recorder(model, data, config)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(RERUN_THREADS)  # as the committed runs: the rerun is then bit for bit theirs
+    try:
+        trainer.run(stop_after=wanted[-1] + 1)
+    finally:
+        torch.set_num_threads(threads)
+    got = [rows[e] for e in wanted]
+    return GradientSplit(epochs=tuple(wanted), total=np.stack([g[0] for g in got]),
+                         data=np.stack([g[1] for g in got]), decay=np.stack([g[2] for g in got]),
+                         data_part=np.stack([g[3] for g in got]), hidden_norm=np.array([g[4] for g in got]),
+                         history=np.asarray(trainer.state.history.hidden_norm, dtype=float),
+                         batch_size=config.batch_size)
+
+
+def wd_dominated(split: GradientSplit) -> np.ndarray:
+    """Per recorded epoch: how many singular directions of ``G`` get more than half their
+    singular value from weight decay (each gets the same unit step under exact EGD)."""
+    return (split.data_part < 0.5 * split.total).sum(axis=1)
+
+
+def first_epoch_norms(runs: Sequence[RunResult]) -> np.ndarray:
+    """``||W_1||_F`` after the first epoch, per run."""
+    return np.array([r.history["hidden_norm"][0] for r in runs], dtype=float)
+
+
+# ----------------------------------------------------------------------------- the seeds
+
+
+def runs_of(runs: Sequence[RunResult], key: str) -> list[RunResult]:
+    """The runs of variant key ``key``, in seed order."""
+    return sorted((r for r in runs if tables.method_key(r) == key), key=lambda r: r.config.seed)
+
+
+def stall_and_grok(runs: Sequence[RunResult]) -> tuple[RunResult, RunResult]:
+    """``(stalled, grokked)`` among the runs of one method: the lowest seed that never reached
+    the threshold, and the run that reached it soonest. ``ValueError`` when either is missing."""
+    never = [r for r in runs if r.epochs_to_threshold is None]
+    reached = [r for r in runs if r.epochs_to_threshold is not None]
+    if not never or not reached:
+        raise ValueError(f"need a run that never reached the threshold and one that did; got {len(never)} "
+                         f"and {len(reached)}")
+    stalled = min(never, key=lambda r: r.config.seed)
+    grokked = min(reached, key=lambda r: (r.epochs_to_threshold, r.config.seed))
+    return stalled, grokked
+
+
+# ----------------------------------------------------------------------------- the comparison
+
+
+def transform_cost(keys: Sequence[str], *, shape: tuple[int, int] = (100, 100), repeats: int = 50,
+                   seed: int = 0) -> dict[str, float]:
+    """Milliseconds per call of each method's transform on a float32 ``shape`` gradient
+    (a rank-32 data part plus a small full-rank part, like parity's), median of ``repeats``.
+
+    ``vanilla`` and the decoupled variant cost what their transform costs (0 for vanilla):
+    the weight decay itself is one ``axpy`` either way.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    m, n = shape
+    G = (torch.randn(m, 32, generator=gen) @ torch.randn(32, n, generator=gen)
+         + 1e-2 * torch.randn(m, n, generator=gen))
+    out = {}
+    for key in keys:
+        head = key.split(" ")[0]
+        name = next(nm for nm in sorted(registry.METHODS, key=len, reverse=True) if head.startswith(nm))
+        method = registry.METHODS[name]
+        if method.transform == "none":
+            out[key] = 0.0
+            continue
+        kw: dict = {"method": method.orthogonalize_method, "check_finite": False}
+        if method.needs_rank:
+            kw["rank"] = int(head[len(name):])
+        if method.needs_cutoff:
+            kw["spectral_cutoff"] = float(head[len(name):])
+        orthogonalize(G, **kw)  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            orthogonalize(G, **kw)
+            times.append(time.perf_counter() - t0)
+        out[key] = 1e3 * float(np.median(times))
+    return out
+
+
+def candidate_rows(runs: Sequence[RunResult], keys: Sequence[str] = CANDIDATE_KEYS,
+                   cost_ms: dict[str, float] | None = None) -> list[dict]:
+    """Per key with runs: seeds, reached, the two medians, min and max, per-seed epochs, and
+    the transform's cost per step (``cost_ms``)."""
+    out = []
+    for key in keys:
+        chosen = runs_of(runs, key)
+        if not chosen:
+            continue
+        s = tables.summarize_seeds(chosen)
+        out.append({"method": key, "seeds": s.seeds, "reached": s.reached, "median_all": s.median_all,
+                    "median": s.median, "min": s.min, "max": s.max,
+                    "per_seed": {r.config.seed: r.epochs_to_threshold for r in chosen},
+                    "cost_ms": None if cost_ms is None else cost_ms.get(key)})
+    return out
+
+
+def _paper_egd(n: int = 100, k: int = 3) -> int:
+    return paper_numbers.paper_epochs("parity", "egd-svd", n=n, k=k)
+
+
+def candidate_table(rows: list[dict], caption: str = "") -> display.Table:
+    """:func:`candidate_rows` as a table, the paper's exact-EGD epochs in the first column's row."""
+    body = []
+    for r in rows:
+        spread = "–" if r["min"] is None else f"{r['min']:,}–{r['max']:,}"
+        cost = "–" if r["cost_ms"] is None else f"{r['cost_ms']:.2f}"
+        paper = display.fmt_epochs(paper_numbers.paper_epochs("parity", r["method"], n=100, k=3)) \
+            if paper_numbers.paper_has_entry("parity", r["method"], n=100, k=3) else "–"
+        body.append([method_label(r["method"]), f"{r['reached']}/{r['seeds']}", display.fmt_epochs(r["median_all"]),
+                     display.fmt_epochs(r["median"]), spread, cost, paper,
+                     ", ".join(display.fmt_epochs(e) for e in r["per_seed"].values())])
+    header = ["method", "reached 95%", "median, failures = +inf", "median over reached", "min–max",
+              "transform, ms per step", "paper (one run)", "epochs, seeds 0, 1, ..."]
+    return display.Table(header, body, caption=caption, align="lrrrrrrl")
+
+
+def _passes(row: dict, paper: float) -> bool:
+    return (row["reached"] >= math.ceil(ACCEPT_REACHED * row["seeds"]) and row["median_all"] is not None
+            and row["median_all"] <= ACCEPT_FACTOR * paper)
+
+
+def recommended(rows: list[dict], seeds: int = 10) -> dict | None:
+    """The fix to recommend: among :data:`FIX_KEYS` with ``seeds`` finished seeds that pass both
+    acceptance lines (:data:`ACCEPT_REACHED`, :data:`ACCEPT_FACTOR` x the paper's exact EGD),
+    the one with the smallest median (failures as +inf), ties broken by the cheaper transform.
+    None if no fix passes."""
+    paper = _paper_egd()
+    ok = [r for r in rows if r["method"] in FIX_KEYS and r["seeds"] >= seeds and _passes(r, paper)]
+    if not ok:
+        return None
+    return min(ok, key=lambda r: (r["median_all"], r["cost_ms"] or 0.0))
+
+
+def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None) -> list[display.Check]:
+    """The chapter's verdicts: exact EGD's two-way outcome, the mechanism, and each fix against
+    the two acceptance lines (reached on >= 90% of the seeds; median <= 2x the paper's 115)."""
+    paper = _paper_egd()
+    by_key = {r["method"]: r for r in rows}
+    checks = []
+    exact = by_key.get("egd-svd")
+    if exact is not None:
+        checks.append(display.Check(
+            "exact EGD reaches 95% on every seed", exact["reached"] == exact["seeds"],
+            f"{paper} epochs (one run)", f"{exact['reached']}/{exact['seeds']} seeds, median "
+            f"{display.fmt_epochs(exact['median_all'])} (failures = +inf)"))
+    if split_stalled is not None:
+        n_wd = int(wd_dominated(split_stalled)[-1])
+        checks.append(display.Check(
+            f"on the stalled seed, more singular directions of G are weight decay's than the data's "
+            f"(epoch {split_stalled.epochs[-1]})", n_wd > min(split_stalled.total.shape[1] - n_wd,
+                                                               split_stalled.batch_size),
+            "–", f"{n_wd} of {split_stalled.total.shape[1]}"))
+    for key in FIX_KEYS:
+        r = by_key.get(key)
+        if r is None:
+            continue
+        label = method_label(key)
+        need = math.ceil(ACCEPT_REACHED * r["seeds"])
+        checks.append(display.Check(f"{label}: reaches 95% on at least {need} of {r['seeds']} seeds",
+                                    r["reached"] >= need, "–", f"{r['reached']}/{r['seeds']}"))
+        checks.append(display.Check(
+            f"{label}: median (failures = +inf) at most {ACCEPT_FACTOR:g}× the paper's exact EGD",
+            r["median_all"] is not None and r["median_all"] <= ACCEPT_FACTOR * paper,
+            f"≤ {ACCEPT_FACTOR * paper:g} epochs", display.fmt_epochs(r["median_all"])))
+    return checks
