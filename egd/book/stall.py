@@ -40,7 +40,8 @@ from . import display
 
 __all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_dominated", "runs_of",
            "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
-           "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms"]
+           "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms", "lr_matrix_norm", "seed_points",
+           "RERUN_THREADS"]
 
 
 def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
@@ -145,6 +146,21 @@ def wd_dominated(split: GradientSplit) -> np.ndarray:
 def first_epoch_norms(runs: Sequence[RunResult]) -> np.ndarray:
     """``||W_1||_F`` after the first epoch, per run."""
     return np.array([r.history["hidden_norm"][0] for r in runs], dtype=float)
+
+
+def lr_matrix_norm(config: RunConfig) -> float:
+    """``lr * sqrt(width * n)``: the Frobenius norm of a ``width x n`` matrix of ``±lr`` entries,
+    the size of ``W_1`` once unit steps of ``lr`` in every direction have worn down what the data
+    does not hold up."""
+    return config.lr * math.sqrt(config.width * config.n)
+
+
+def seed_points(runs: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
+    """``(epochs, reached)`` per run for a one-dot-per-seed plot: a run that never reached the
+    threshold sits at its epoch budget (``config.max_epochs``) with ``reached`` False."""
+    epochs = np.array([r.config.max_epochs if r.epochs_to_threshold is None else r.epochs_to_threshold
+                       for r in runs], dtype=float)
+    return epochs, np.array([r.epochs_to_threshold is not None for r in runs], dtype=bool)
 
 
 # ----------------------------------------------------------------------------- the seeds

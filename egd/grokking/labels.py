@@ -52,7 +52,7 @@ def method_label(key: str) -> str:
     """A method key as a reader reads it: the registry's label, the rank as ``r=``, variants kept.
 
     ``"egd-rsvd128"`` -> ``"EGD-RSVD r=128"``; ``"egd-svd decoupled-wd"`` ->
-    ``"EGD (exact), decoupled-wd"``; ``"egd-svd-cut0.01"`` -> ``"EGD (exact, cutoff) c=0.01"``.
+    ``"EGD (exact), decoupled-wd"``; ``"egd-svd-cut0.01"`` -> ``"EGD (cutoff) c=0.01"``.
     ``ValueError`` for a key of no registered method.
     """
     head, *variants = key.split(" ")

@@ -84,8 +84,8 @@ def test_candidate_rows_table_recommendation_and_checks():
     checks = stall.stall_checks(rows)
     verdicts = {c.claim: c.holds for c in checks}
     assert verdicts["exact EGD reaches 95% on every seed"] is False
-    assert [c.holds for c in checks if c.claim.startswith("EGD (exact, top r)")] == [True, True]
-    assert [c.holds for c in checks if c.claim.startswith("EGD (exact, cutoff)")] == [False, True]
+    assert [c.holds for c in checks if c.claim.startswith("EGD (truncated)")] == [True, True]
+    assert [c.holds for c in checks if c.claim.startswith("EGD (cutoff)")] == [False, True]
     assert all(isinstance(c, display.Check) for c in checks)
 
 
@@ -99,3 +99,10 @@ def test_transform_cost_times_each_method_and_vanilla_is_free():
 def test_the_keys_are_the_run_sets():
     assert stall.FIX_KEYS == ("egd-svd-top32", "egd-svd-cut0.01", "egd-svd-cut0.001", "egd-svd decoupled-wd")
     assert stall.CANDIDATE_KEYS[:2] == ("vanilla", "egd-svd")
+
+
+def test_lr_matrix_norm_and_seed_points():
+    config = make_config("parity", "egd-svd")
+    assert math.isclose(stall.lr_matrix_norm(config), 0.042 * 100)
+    epochs, reached = stall.seed_points([fake_run("egd-svd", 0, None), fake_run("egd-svd", 1, 57)])
+    assert epochs.tolist() == [2000.0, 57.0] and reached.tolist() == [False, True]

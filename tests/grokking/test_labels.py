@@ -24,8 +24,8 @@ def test_method_labels_read_as_words():
     assert labels.method_label("egd-svd") == "EGD (exact)"
     assert labels.method_label("egd-svd decoupled-wd") == "EGD (exact), decoupled-wd"
     assert labels.method_label("vanilla") == "vanilla SGD"
-    assert labels.method_label("egd-svd-top32") == "EGD (exact, top r) r=32"
-    assert labels.method_label("egd-svd-cut0.001") == "EGD (exact, cutoff) c=0.001"
+    assert labels.method_label("egd-svd-top32") == "EGD (truncated) r=32"
+    assert labels.method_label("egd-svd-cut0.001") == "EGD (cutoff) c=0.001"
     with pytest.raises(ValueError, match="method key"):
         labels.method_label("adam")
     with pytest.raises(ValueError, match="method key"):
