@@ -41,7 +41,7 @@ from . import display
 __all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_dominated", "runs_of",
            "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
            "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms", "lr_matrix_norm", "seed_points",
-           "RERUN_THREADS"]
+           "RERUN_THREADS", "directions_cut", "truncation_table"]
 
 
 def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
@@ -53,6 +53,8 @@ def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
 FIX_KEYS: tuple[str, ...] = tuple(_key(*f) for f in STALL_FIXES)
 #: The baselines and the fixes.
 CANDIDATE_KEYS: tuple[str, ...] = tuple(_key(*f) for f in STALL_BASELINES) + FIX_KEYS
+#: On modular arithmetic the recommended variant must stay within this fraction of exact EGD.
+MODULAR_WITHIN = 0.15
 #: Torch threads of the rerun in :func:`gradient_split` (the committed parity runs': 1).
 RERUN_THREADS = 1
 #: A fix is recommended when it reaches the threshold on at least this fraction of the seeds ...
@@ -161,6 +163,29 @@ def seed_points(runs: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
     epochs = np.array([r.config.max_epochs if r.epochs_to_threshold is None else r.epochs_to_threshold
                        for r in runs], dtype=float)
     return epochs, np.array([r.epochs_to_threshold is not None for r in runs], dtype=bool)
+
+
+def directions_cut(config: RunConfig, rank: int | None = None) -> dict:
+    """What ``rank`` (default: the mini-batch size) does to the hidden layer's gradient of
+    ``config``: its shape ``(width, in)``, the directions kept and the directions cut. When
+    nothing is cut the truncated transform is exact EGD, bit for bit (same code path)."""
+    rank = config.batch_size if rank is None else rank
+    fan_in = config.build_task().build("cpu").in_features
+    full = min(config.width, fan_in)
+    kept = min(rank, full)
+    return {"task": config.task, "shape": (config.width, fan_in), "batch_size": config.batch_size,
+            "kept": kept, "cut": full - kept}
+
+
+def truncation_table(configs: Sequence[RunConfig], names: Sequence[str], caption: str = "") -> display.Table:
+    """:func:`directions_cut` at the batch size, one row per config, named by ``names``."""
+    body = []
+    for name, config in zip(names, configs):
+        d = directions_cut(config)
+        body.append([name, f"{d['shape'][0]} × {d['shape'][1]}", str(d["batch_size"]), str(d["kept"]),
+                     str(d["cut"]), "exact EGD, bit for bit" if d["cut"] == 0 else "truncated"])
+    return display.Table(["task", r"\(W_1\) (width × in)", "batch size B", "directions kept (rank = B)",
+                          "directions cut", "transform"], body, caption=caption)
 
 
 # ----------------------------------------------------------------------------- the seeds
@@ -276,9 +301,12 @@ def recommended(rows: list[dict], seeds: int = 10) -> dict | None:
     return min(ok, key=lambda r: (r["median_all"], r["cost_ms"] or 0.0))
 
 
-def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None) -> list[display.Check]:
-    """The chapter's verdicts: exact EGD's two-way outcome, the mechanism, and each fix against
-    the two acceptance lines (reached on >= 90% of the seeds; median <= 2x the paper's 115)."""
+def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
+                 modular: RunConfig | None = None) -> list[display.Check]:
+    """The chapter's verdicts: exact EGD's two-way outcome, the mechanism, each fix against the
+    two acceptance lines (reached on >= 90% of the seeds; median <= 2x the paper's 115), and,
+    with ``modular``, whether the batch-size truncation changes exact EGD there at all (when it
+    cuts nothing it is the same transform, so it holds without a run; otherwise undecided)."""
     paper = _paper_egd()
     by_key = {r["method"]: r for r in rows}
     checks = []
@@ -307,4 +335,11 @@ def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None) -
             f"{label}: median (failures = +inf) at most {ACCEPT_FACTOR:g}× the paper's exact EGD",
             r["median_all"] is not None and r["median_all"] <= ACCEPT_FACTOR * paper,
             f"≤ {ACCEPT_FACTOR * paper:g} epochs", display.fmt_epochs(r["median_all"])))
+    if modular is not None:
+        d = directions_cut(modular)
+        checks.append(display.Check(
+            f"{modular.task} p = {modular.p}: EGD truncated to the batch size stays within "
+            f"{MODULAR_WITHIN:.0%} of exact EGD's median", d["cut"] == 0 or None, "–",
+            f"{d['cut']} of {min(d['shape'])} directions cut: the same transform"
+            if d["cut"] == 0 else f"{d['cut']} directions cut: not measured"))
     return checks

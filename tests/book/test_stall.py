@@ -87,6 +87,10 @@ def test_candidate_rows_table_recommendation_and_checks():
     assert [c.holds for c in checks if c.claim.startswith("EGD (truncated)")] == [True, True]
     assert [c.holds for c in checks if c.claim.startswith("EGD (cutoff)")] == [False, True]
     assert all(isinstance(c, display.Check) for c in checks)
+    modular = stall.stall_checks([], modular=make_config("mod-add", "egd-svd", p=97))
+    assert len(modular) == 1 and modular[0].holds is True and "0 of 194" in modular[0].ours
+    cutting = stall.stall_checks([], modular=make_config("mod-add", "egd-svd", p=97, batch_size=128))
+    assert cutting[0].holds is None
 
 
 def test_transform_cost_times_each_method_and_vanilla_is_free():
@@ -106,3 +110,25 @@ def test_lr_matrix_norm_and_seed_points():
     assert math.isclose(stall.lr_matrix_norm(config), 0.042 * 100)
     epochs, reached = stall.seed_points([fake_run("egd-svd", 0, None), fake_run("egd-svd", 1, 57)])
     assert epochs.tolist() == [2000.0, 57.0] and reached.tolist() == [False, True]
+
+
+def test_directions_cut_by_the_batch_size_rule():
+    parity = stall.directions_cut(make_config("parity", "egd-svd"))
+    assert parity == {"task": "parity", "shape": (100, 100), "batch_size": 32, "kept": 32, "cut": 68}
+    modular = stall.directions_cut(make_config("mod-add", "egd-svd", p=97))
+    assert modular["batch_size"] == 512 and modular["cut"] == 0 and modular["kept"] == min(modular["shape"])
+    table = stall.truncation_table([make_config("parity", "egd-svd"), make_config("mod-add", "egd-svd", p=97)],
+                                   ["parity", "mod-add"])
+    assert [row[-1] for row in table.rows] == ["truncated", "exact EGD, bit for bit"]
+
+
+def test_truncation_that_cuts_nothing_trains_exactly_like_exact_egd():
+    """The modular rule (rank = batch size >= min(width, in)): the same run, bit for bit."""
+    from egd.grokking.runner import train
+
+    kw = dict(preset="smoke", p=23, max_epochs=3, patience=None)
+    exact = train(make_config("mod-add", "egd-svd", **kw), out_dir=None)
+    top = train(make_config("mod-add", "egd-svd-top", rank=64, **kw), out_dir=None)
+    assert stall.directions_cut(top.config)["cut"] == 0
+    for name in ("train_loss", "test_loss", "hidden_norm", "test_correct"):
+        np.testing.assert_array_equal(top.history[name], exact.history[name])
