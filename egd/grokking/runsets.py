@@ -57,9 +57,11 @@ def _check_profile(profile: str) -> None:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
 
 
-def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu") -> RunConfig:
+def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu",
+                   spectral_cutoff: float | None = None) -> RunConfig:
     return make_config(task, method, p=p, rank=rank, seed=seed, device=device, patience=PATIENCE,
-                       spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT))
+                       spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
+                       spectral_cutoff=spectral_cutoff)
 
 
 def parity_config(n: int, k: int, method: str, rank: int | None, seed: int, device: str = "cpu",
@@ -148,6 +150,10 @@ STALL_FIXES = (("egd-svd-top", 32, None, "loss"), ("egd-svd-cut", None, 1e-2, "l
                ("egd-svd-cut", None, 1e-3, "loss"), ("egd-svd", None, None, "decoupled"))
 STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "loss"))
 STALL_SEEDS = tuple(range(10))
+#: The same fixes on modular arithmetic, p = 97 (width 512, batch 512: ``rank`` = the batch
+#: size cuts nothing there), beside exact EGD, :data:`QUICK_SEEDS`.
+STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2))
+STALL_MODULAR_TASKS = ("mod-add", "mod-mul")
 
 
 def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -155,6 +161,13 @@ def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
     _check_profile(profile)
     return [parity_config(100, 3, m, r, s, device, mode, cut)
             for m, r, cut, mode in STALL_BASELINES + STALL_FIXES for s in STALL_SEEDS]
+
+
+def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """p = 97, :data:`STALL_MODULAR_TASKS` x :data:`STALL_MODULAR` x :data:`QUICK_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [modular_config(t, 97, m, r, s, device, cut)
+            for t in STALL_MODULAR_TASKS for m, r, cut in STALL_MODULAR for s in QUICK_SEEDS]
 
 
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
@@ -165,6 +178,7 @@ RUN_SETS = {
     "parity": (parity_configs, ""),
     "parity-authors": (parity_authors_configs, ""),
     "stall": (stall_configs, ""),
+    "stall-modular": (stall_modular_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
 }
 

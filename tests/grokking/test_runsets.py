@@ -52,6 +52,12 @@ def test_stall_run_set_holds_the_committed_baselines_and_the_fixes_on_ten_seeds(
     assert counts == {"vanilla": 10, "egd-svd": 10, "egd-svd-top32": 10, "egd-svd-cut0.01": 10,
                       "egd-svd-cut0.001": 10, "egd-svd decoupled-wd": 10}
     assert {(c.n, c.k) for c in configs} == {(100, 3)}
+    modular, _ = experiments.run_set("stall-modular")
+    assert {(c.task, c.p) for c in modular} == {("mod-add", 97), ("mod-mul", 97)}
+    assert sorted({variant_key(c) for c in modular}) == ["egd-svd", "egd-svd-cut0.01", "egd-svd-top512"]
+    # exact EGD's runs are the modular chapter's, found under their committed keys
+    table = {(c.task, c.seed): c for c in experiments.modular_configs("mod-add", "quick") if c.method == "egd-svd"}
+    assert all(c == table[(c.task, c.seed)] for c in modular if c.method == "egd-svd" and c.task == "mod-add")
 
 
 def test_load_finished_finds_only_finished_runs_and_trains_nothing(tmp_path):
