@@ -87,10 +87,29 @@ def test_candidate_rows_table_recommendation_and_checks():
     assert [c.holds for c in checks if c.claim.startswith("EGD (truncated)")] == [True, True]
     assert [c.holds for c in checks if c.claim.startswith("EGD (cutoff)")] == [False, True]
     assert all(isinstance(c, display.Check) for c in checks)
-    modular = stall.stall_checks([], modular=make_config("mod-add", "egd-svd", p=97))
-    assert len(modular) == 1 and modular[0].holds is True and "0 of 194" in modular[0].ours
-    cutting = stall.stall_checks([], modular=make_config("mod-add", "egd-svd", p=97, batch_size=128))
-    assert cutting[0].holds is None
+
+
+def test_modular_rows_ratios_recommendation_and_checks():
+    def mod(method, seed, reached, **kw):
+        config = make_config("mod-add", method, p=97, seed=seed, **kw)
+        return RunResult(config=config, history={}, spectra=np.zeros((0, 1)), spectra_epochs=np.zeros(0),
+                         summary={"epochs_to_threshold": reached, "seconds_to_threshold": None})
+
+    runs = ([mod("egd-svd", s, 100 + s) for s in range(3)] + [mod("egd-svd-top", s, 100 + s, rank=512)
+                                                            for s in range(3)]
+            + [mod("egd-svd-cut", s, 130 + s, spectral_cutoff=1e-2) for s in range(3)])
+    rows = stall.modular_rows(runs, ("mod-add",))
+    assert [r["method"] for r in rows] == ["egd-svd", "egd-svd-cut0.01", "egd-svd-top512"]
+    ratio = {r["method"]: r["ratio"] for r in rows}
+    assert ratio["egd-svd-top512"] == 1.0 and math.isclose(ratio["egd-svd-cut0.01"], 131 / 101)
+    assert len(stall.modular_table(rows).rows) == 3
+    parity = [{"method": "egd-svd-top32", "seeds": 10, "reached": 10, "median_all": 60.0, "cost_ms": 1.0},
+              {"method": "egd-svd-cut0.01", "seeds": 10, "reached": 10, "median_all": 50.0, "cost_ms": 1.0}]
+    assert stall.recommended(parity)["method"] == "egd-svd-cut0.01"  # parity alone: the faster one
+    assert stall.recommended(parity, rows)["method"] == "egd-svd-top32"  # the cutoff is 31% slower on mod-add
+    assert stall.recommended(parity, [r for r in rows if r["method"] == "egd-svd"]) is None  # not measured
+    checks = {c.claim: c.holds for c in stall.stall_checks([], modular=rows)}
+    assert list(checks.values()) == [False, True]
 
 
 def test_transform_cost_times_each_method_and_vanilla_is_free():
@@ -132,3 +151,8 @@ def test_truncation_that_cuts_nothing_trains_exactly_like_exact_egd():
     assert stall.directions_cut(top.config)["cut"] == 0
     for name in ("train_loss", "test_loss", "hidden_norm", "test_correct"):
         np.testing.assert_array_equal(top.history[name], exact.history[name])
+
+
+def test_directions_below_counts_what_a_cutoff_drops():
+    spectra = np.array([[2.0, 1.0, 0.02, 0.01], [1.0, 0.5, 0.2, 0.1]])
+    assert stall.directions_below(spectra, 0.01).tolist() == [2, 0]
