@@ -42,7 +42,7 @@ __all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_
            "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
            "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms", "lr_matrix_norm", "seed_points",
            "RERUN_THREADS", "directions_cut", "truncation_table", "family", "modular_rows", "modular_table",
-           "MODULAR_WITHIN", "directions_below"]
+           "MODULAR_WITHIN", "directions_below", "same_history"]
 
 
 def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
@@ -310,25 +310,36 @@ def modular_rows(runs: Sequence[RunResult], tasks_: Sequence[str] = ("mod-add", 
     for task in tasks_:
         on_task = [r for r in runs if r.config.task == task]
         keys = sorted({tables.method_key(r) for r in on_task}, key=lambda k: (k != "egd-svd", k))
-        exact = None
+        exact, exact_runs = None, {r.config.seed: r for r in runs_of(on_task, "egd-svd")}
         for key in keys:
-            s = tables.summarize_seeds(runs_of(on_task, key))
+            chosen = runs_of(on_task, key)
+            s = tables.summarize_seeds(chosen)
             if key == "egd-svd":
                 exact = s.median_all
             ratio = None if exact is None or s.median_all is None else s.median_all / exact
+            same = sum(r.config.seed in exact_runs and same_history(r, exact_runs[r.config.seed]) for r in chosen)
             out.append({"task": task, "p": on_task[0].config.p, "method": key, "seeds": s.seeds,
                         "reached": s.reached, "median_all": s.median_all, "min": s.min, "max": s.max,
-                        "ratio": ratio})
+                        "ratio": ratio, "identical": same})
     return out
+
+
+def same_history(a: RunResult, b: RunResult) -> bool:
+    """Whether two runs recorded the same numbers after every epoch (losses, correct counts,
+    norms), bit for bit; wall-clock seconds are not compared."""
+    names = [k for k in a.history if k != "seconds"]
+    return sorted(names) == sorted(k for k in b.history if k != "seconds") and all(
+        np.array_equal(a.history[k], b.history[k]) for k in names)
 
 
 def modular_table(rows: list[dict], caption: str = "") -> display.Table:
     """:func:`modular_rows` as a table."""
     body = [[f"{r['task']} p = {r['p']}", method_label(r["method"]), f"{r['reached']}/{r['seeds']}",
              display.fmt_epochs(r["median_all"]), "–" if r["min"] is None else f"{r['min']:,}–{r['max']:,}",
-             "–" if r["ratio"] is None else f"{r['ratio']:.2f}"] for r in rows]
+             "–" if r["ratio"] is None else f"{r['ratio']:.2f}",
+             "–" if r["method"] == "egd-svd" else f"{r['identical']}/{r['seeds']}"] for r in rows]
     return display.Table(["task", "method", "reached 95%", "median, failures = +inf", "min–max",
-                          "median / exact EGD's"], body, caption=caption)
+                          "median / exact EGD's", "runs identical to exact EGD's"], body, caption=caption)
 
 
 def _modular_ok(key: str, modular: list[dict]) -> bool | None:

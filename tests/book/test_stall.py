@@ -92,7 +92,8 @@ def test_candidate_rows_table_recommendation_and_checks():
 def test_modular_rows_ratios_recommendation_and_checks():
     def mod(method, seed, reached, **kw):
         config = make_config("mod-add", method, p=97, seed=seed, **kw)
-        return RunResult(config=config, history={}, spectra=np.zeros((0, 1)), spectra_epochs=np.zeros(0),
+        history = {"train_loss": np.array([1.0, 0.5 + (method == "egd-svd-cut")]), "seconds": np.random.rand(2)}
+        return RunResult(config=config, history=history, spectra=np.zeros((0, 1)), spectra_epochs=np.zeros(0),
                          summary={"epochs_to_threshold": reached, "seconds_to_threshold": None})
 
     runs = ([mod("egd-svd", s, 100 + s) for s in range(3)] + [mod("egd-svd-top", s, 100 + s, rank=512)
@@ -103,6 +104,7 @@ def test_modular_rows_ratios_recommendation_and_checks():
     ratio = {r["method"]: r["ratio"] for r in rows}
     assert ratio["egd-svd-top512"] == 1.0 and math.isclose(ratio["egd-svd-cut0.01"], 131 / 101)
     assert len(stall.modular_table(rows).rows) == 3
+    assert {r["method"]: r["identical"] for r in rows} == {"egd-svd": 3, "egd-svd-cut0.01": 0, "egd-svd-top512": 3}
     parity = [{"method": "egd-svd-top32", "seeds": 10, "reached": 10, "median_all": 60.0, "cost_ms": 1.0},
               {"method": "egd-svd-cut0.01", "seeds": 10, "reached": 10, "median_all": 50.0, "cost_ms": 1.0}]
     assert stall.recommended(parity)["method"] == "egd-svd-cut0.01"  # parity alone: the faster one
