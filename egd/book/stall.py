@@ -355,14 +355,16 @@ def recommended(rows: list[dict], modular: list[dict] | None = None, seeds: int 
     """The fix to recommend: among :data:`FIX_KEYS` with ``seeds`` finished parity seeds that pass
     both parity lines (:data:`ACCEPT_REACHED`, :data:`ACCEPT_FACTOR` x the paper's exact EGD) and,
     when ``modular`` rows are given, stay within :data:`MODULAR_WITHIN` of exact EGD there (a fix
-    not measured there is left out), the one with the smallest parity median (failures as
-    +inf), ties broken by the cheaper transform. None if no fix passes."""
+    not measured there is left out), the batch-size truncation (``egd-svd-top``) first, since
+    its one number follows from the shapes while a cutoff's was read off the parity spectra;
+    then the smallest parity median (failures as +inf), then the cheaper transform. None if no
+    fix passes."""
     paper = _paper_egd()
     ok = [r for r in rows if r["method"] in FIX_KEYS and r["seeds"] >= seeds and _passes(r, paper)
           and (modular is None or _modular_ok(r["method"], modular))]
     if not ok:
         return None
-    return min(ok, key=lambda r: (r["median_all"], r["cost_ms"] or 0.0))
+    return min(ok, key=lambda r: (family(r["method"]) != "egd-svd-top", r["median_all"], r["cost_ms"] or 0.0))
 
 
 def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,

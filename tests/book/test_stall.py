@@ -107,8 +107,9 @@ def test_modular_rows_ratios_recommendation_and_checks():
     assert {r["method"]: r["identical"] for r in rows} == {"egd-svd": 3, "egd-svd-cut0.01": 0, "egd-svd-top512": 3}
     parity = [{"method": "egd-svd-top32", "seeds": 10, "reached": 10, "median_all": 60.0, "cost_ms": 1.0},
               {"method": "egd-svd-cut0.01", "seeds": 10, "reached": 10, "median_all": 50.0, "cost_ms": 1.0}]
-    assert stall.recommended(parity)["method"] == "egd-svd-cut0.01"  # parity alone: the faster one
-    assert stall.recommended(parity, rows)["method"] == "egd-svd-top32"  # the cutoff is 31% slower on mod-add
+    assert stall.recommended(parity)["method"] == "egd-svd-top32"  # no tuned constant, though slower
+    assert stall.recommended(parity[1:])["method"] == "egd-svd-cut0.01"
+    assert stall.recommended(parity[1:], rows) is None  # the cutoff is 31% slower on mod-add
     assert stall.recommended(parity, [r for r in rows if r["method"] == "egd-svd"]) is None  # not measured
     checks = {c.claim: c.holds for c in stall.stall_checks([], modular=rows)}
     assert list(checks.values()) == [False, True]
