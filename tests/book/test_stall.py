@@ -81,6 +81,8 @@ def test_candidate_rows_table_recommendation_and_checks():
     assert stall.recommended([by["egd-svd-cut0.01"]]) is None  # 8/10 seeds: not enough
     table = stall.candidate_table(rows)
     assert len(table.rows) == 3 and table.rows[0][6] == "115"  # the paper's exact EGD beside ours
+    partial = stall.stall_checks(stall.candidate_rows(top[:4]))
+    assert [c.holds for c in partial] == [None, None] and "4 of 10 seeds finished" in partial[0].ours
     checks = stall.stall_checks(rows)
     verdicts = {c.claim: c.holds for c in checks}
     assert verdicts["exact EGD reaches 95% on every seed"] is False
