@@ -32,7 +32,7 @@ import torch
 from egd.grokking import paper_numbers, registry, tables
 from egd.grokking.config import RunConfig
 from egd.grokking.labels import method_label
-from egd.grokking.runsets import STALL_BASELINES, STALL_FIXES, STALL_SEEDS
+from egd.grokking.runsets import STALL_BASELINES, STALL_FIXES, STALL_OTHER_SHAPES, STALL_SEEDS
 from egd.grokking.store import RunResult
 from egd.transforms import orthogonalize
 
@@ -42,7 +42,7 @@ __all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_
            "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
            "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms", "lr_matrix_norm", "seed_points",
            "RERUN_THREADS", "directions_cut", "truncation_table", "family", "modular_rows", "modular_table",
-           "MODULAR_WITHIN", "directions_below", "same_history"]
+           "MODULAR_WITHIN", "directions_below", "same_history", "shape_rows", "shape_table"]
 
 
 def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
@@ -352,6 +352,30 @@ def modular_table(rows: list[dict], caption: str = "") -> display.Table:
                           "median / exact EGD's", "runs identical to exact EGD's"], body, caption=caption)
 
 
+def shape_rows(runs: Sequence[RunResult], key: str = "egd-svd-top32",
+               shapes: Sequence[tuple[int, int]] = STALL_OTHER_SHAPES) -> list[dict]:
+    """Per parity ``(n, k)`` with runs of ``key``: the seed summary and the paper's exact-EGD epochs."""
+    out = []
+    for n, k in shapes:
+        chosen = [r for r in runs_of(runs, key) if (r.config.n, r.config.k) == (n, k)]
+        if not chosen:
+            continue
+        s = tables.summarize_seeds(chosen)
+        out.append({"n": n, "k": k, "method": key, "seeds": s.seeds, "reached": s.reached,
+                    "median_all": s.median_all, "median": s.median, "min": s.min, "max": s.max,
+                    "paper": _paper_egd(n, k), "budget": chosen[0].config.max_epochs})
+    return out
+
+
+def shape_table(rows: list[dict], caption: str = "") -> display.Table:
+    """:func:`shape_rows` as a table."""
+    body = [[f"Parity({r['n']}, {r['k']})", method_label(r["method"]), f"{r['reached']}/{r['seeds']}",
+             display.fmt_epochs(r["median_all"]), "–" if r["min"] is None else f"{r['min']:,}–{r['max']:,}",
+             display.fmt_epochs(r["paper"]), f"{r['budget']:,}"] for r in rows]
+    return display.Table(["setting", "method", "reached 95%", "median, failures = +inf", "min–max",
+                          "paper, exact EGD (one run)", "budget (epochs)"], body, caption=caption)
+
+
 def _modular_ok(key: str, modular: list[dict]) -> bool | None:
     """Whether the fix of ``key`` stays within :data:`MODULAR_WITHIN` of exact EGD on every
     modular task measured (None: not measured)."""
@@ -378,11 +402,13 @@ def recommended(rows: list[dict], modular: list[dict] | None = None, seeds: int 
 
 
 def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
-                 modular: list[dict] | None = None, seeds: int = len(STALL_SEEDS)) -> list[display.Check]:
+                 modular: list[dict] | None = None, seeds: int = len(STALL_SEEDS),
+                 shapes: list[dict] | None = None) -> list[display.Check]:
     """The chapter's verdicts: exact EGD's two-way outcome, the mechanism, each fix against the
     two parity lines (reached on >= 90% of the seeds; median <= 2x the paper's 115) and, with
-    ``modular`` (:func:`modular_rows`), against exact EGD's median on each modular task. A fix
-    with fewer than ``seeds`` finished parity seeds gets no verdict yet (–)."""
+    ``modular`` (:func:`modular_rows`), against exact EGD's median on each modular task, and with
+    ``shapes`` (:func:`shape_rows`) the two parity lines on the other settings. A fix with fewer
+    than ``seeds`` finished parity seeds gets no verdict yet (–)."""
     paper = _paper_egd()
     by_key = {r["method"]: r for r in rows}
     checks = []
@@ -414,6 +440,18 @@ def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
             f"{label}: median (failures = +inf) at most {ACCEPT_FACTOR:g}× the paper's exact EGD",
             (r["median_all"] is not None and r["median_all"] <= ACCEPT_FACTOR * paper) if done else None,
             f"≤ {ACCEPT_FACTOR * paper:g} epochs", display.fmt_epochs(r["median_all"]) + partial))
+    for r in shapes or []:
+        need = math.ceil(ACCEPT_REACHED * seeds)
+        done = r["seeds"] >= seeds
+        partial = "" if done else f" ({r['seeds']} of {seeds} seeds finished)"
+        where = f"Parity({r['n']}, {r['k']}), {method_label(r['method'])}"
+        checks.append(display.Check(f"{where}: reaches 95% on at least {need} of {seeds} seeds",
+                                    (r["reached"] >= need) if done else None, "–",
+                                    f"{r['reached']}/{r['seeds']}{partial}"))
+        checks.append(display.Check(
+            f"{where}: median (failures = +inf) at most {ACCEPT_FACTOR:g}× the paper's exact EGD",
+            (r["median_all"] is not None and r["median_all"] <= ACCEPT_FACTOR * r["paper"]) if done else None,
+            f"≤ {ACCEPT_FACTOR * r['paper']:g} epochs", display.fmt_epochs(r["median_all"]) + partial))
     for r in modular or []:
         if r["method"] == "egd-svd":
             continue

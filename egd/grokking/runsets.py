@@ -163,6 +163,17 @@ def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
             for m, r, cut, mode in STALL_BASELINES + STALL_FIXES for s in STALL_SEEDS]
 
 
+#: The batch-size truncation on the paper's other two parity settings (their hidden layers have
+#: 50 directions, 18 more than a batch fills), :data:`STALL_SEEDS`.
+STALL_OTHER_SHAPES = ((400, 2), (50, 4))
+
+
+def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """``egd-svd-top`` with rank 32 on :data:`STALL_OTHER_SHAPES` x :data:`STALL_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [parity_config(n, k, "egd-svd-top", 32, s, device) for n, k in STALL_OTHER_SHAPES for s in STALL_SEEDS]
+
+
 def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
     """p = 97, :data:`STALL_MODULAR_TASKS` x :data:`STALL_MODULAR` x :data:`QUICK_SEEDS` (both profiles)."""
     _check_profile(profile)
@@ -179,6 +190,7 @@ RUN_SETS = {
     "parity-authors": (parity_authors_configs, ""),
     "stall": (stall_configs, ""),
     "stall-modular": (stall_modular_configs, ""),
+    "stall-shapes": (stall_shapes_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
 }
 

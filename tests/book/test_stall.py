@@ -161,3 +161,14 @@ def test_truncation_that_cuts_nothing_trains_exactly_like_exact_egd():
 def test_directions_below_counts_what_a_cutoff_drops():
     spectra = np.array([[2.0, 1.0, 0.02, 0.01], [1.0, 0.5, 0.2, 0.1]])
     assert stall.directions_below(spectra, 0.01).tolist() == [2, 0]
+
+
+def test_shape_rows_table_and_checks_on_the_other_parity_settings():
+    runs = [fake_run("egd-svd-top", s, 100 + s, rank=32, n=50, k=4) for s in range(10)]
+    runs += [fake_run("egd-svd-top", s, None, rank=32, n=400, k=2) for s in range(3)]
+    rows = stall.shape_rows(runs)
+    assert [(r["n"], r["k"], r["paper"]) for r in rows] == [(400, 2, 109), (50, 4, 254)]
+    assert rows[1]["median_all"] == 104.5 and rows[0]["reached"] == 0
+    assert len(stall.shape_table(rows).rows) == 2
+    checks = stall.stall_checks([], shapes=rows)
+    assert [c.holds for c in checks] == [None, None, True, True]
