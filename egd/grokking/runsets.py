@@ -164,14 +164,21 @@ def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
 
 
 #: The batch-size truncation on the paper's other two parity settings (their hidden layers have
-#: 50 directions, 18 more than a batch fills), :data:`STALL_SEEDS`.
+#: 50 directions, 18 more than a batch fills), then exact EGD and the 0.01 cutoff beside it,
+#: :data:`STALL_SEEDS`.
 STALL_OTHER_SHAPES = ((400, 2), (50, 4))
+STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2))
 
 
 def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
-    """``egd-svd-top`` with rank 32 on :data:`STALL_OTHER_SHAPES` x :data:`STALL_SEEDS` (both profiles)."""
+    """:data:`STALL_SHAPE_METHODS` on :data:`STALL_OTHER_SHAPES` x :data:`STALL_SEEDS` (both profiles),
+    the truncation first, then shape by shape."""
     _check_profile(profile)
-    return [parity_config(n, k, "egd-svd-top", 32, s, device) for n, k in STALL_OTHER_SHAPES for s in STALL_SEEDS]
+    first, *rest = STALL_SHAPE_METHODS
+    order = [(shape, first) for shape in STALL_OTHER_SHAPES] + [(shape, m) for shape in STALL_OTHER_SHAPES
+                                                                for m in rest]
+    return [parity_config(n, k, m, r, s, device, spectral_cutoff=cut)
+            for (n, k), (m, r, cut) in order for s in STALL_SEEDS]
 
 
 def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:

@@ -53,9 +53,10 @@ def test_stall_run_set_holds_the_committed_baselines_and_the_fixes_on_ten_seeds(
                       "egd-svd-cut0.001": 10, "egd-svd decoupled-wd": 10}
     assert {(c.n, c.k) for c in configs} == {(100, 3)}
     shapes, _ = experiments.run_set("stall-shapes")
-    assert sorted({(c.n, c.k, c.rank, c.method) for c in shapes}) == [(50, 4, 32, "egd-svd-top"),
-                                                                      (400, 2, 32, "egd-svd-top")]
-    assert len(shapes) == 20
+    assert sorted({(c.n, c.k, variant_key(c)) for c in shapes}) == [
+        (50, 4, "egd-svd"), (50, 4, "egd-svd-cut0.01"), (50, 4, "egd-svd-top32"),
+        (400, 2, "egd-svd"), (400, 2, "egd-svd-cut0.01"), (400, 2, "egd-svd-top32")]
+    assert len(shapes) == 60 and variant_key(shapes[20]) == "egd-svd" and (shapes[20].n, shapes[20].k) == (400, 2)
     modular, _ = experiments.run_set("stall-modular")
     assert {(c.task, c.p) for c in modular} == {("mod-add", 97), ("mod-mul", 97)}
     assert sorted({variant_key(c) for c in modular}) == ["egd-svd", "egd-svd-cut0.01", "egd-svd-top512"]
