@@ -42,7 +42,7 @@ __all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_
            "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
            "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms", "lr_matrix_norm", "seed_points",
            "RERUN_THREADS", "directions_cut", "truncation_table", "family", "modular_rows", "modular_table",
-           "MODULAR_WITHIN", "directions_below", "same_history", "shape_rows", "shape_table"]
+           "MODULAR_WITHIN", "directions_below", "same_history", "shape_rows", "shape_table", "SHAPE_KEYS"]
 
 
 def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
@@ -352,18 +352,23 @@ def modular_table(rows: list[dict], caption: str = "") -> display.Table:
                           "median / exact EGD's", "runs identical to exact EGD's"], body, caption=caption)
 
 
-def shape_rows(runs: Sequence[RunResult], key: str = "egd-svd-top32",
+#: Methods compared on the other parity settings, in table order.
+SHAPE_KEYS = ("egd-svd", "egd-svd-top32", "egd-svd-cut0.01")
+
+
+def shape_rows(runs: Sequence[RunResult], keys: Sequence[str] = SHAPE_KEYS,
                shapes: Sequence[tuple[int, int]] = STALL_OTHER_SHAPES) -> list[dict]:
-    """Per parity ``(n, k)`` with runs of ``key``: the seed summary and the paper's exact-EGD epochs."""
+    """Per parity ``(n, k)`` and method key with runs: the seed summary and the paper's exact-EGD epochs."""
     out = []
     for n, k in shapes:
-        chosen = [r for r in runs_of(runs, key) if (r.config.n, r.config.k) == (n, k)]
-        if not chosen:
-            continue
-        s = tables.summarize_seeds(chosen)
-        out.append({"n": n, "k": k, "method": key, "seeds": s.seeds, "reached": s.reached,
-                    "median_all": s.median_all, "median": s.median, "min": s.min, "max": s.max,
-                    "paper": _paper_egd(n, k), "budget": chosen[0].config.max_epochs})
+        for key in keys:
+            chosen = [r for r in runs_of(runs, key) if (r.config.n, r.config.k) == (n, k)]
+            if not chosen:
+                continue
+            s = tables.summarize_seeds(chosen)
+            out.append({"n": n, "k": k, "method": key, "seeds": s.seeds, "reached": s.reached,
+                        "median_all": s.median_all, "median": s.median, "min": s.min, "max": s.max,
+                        "paper": _paper_egd(n, k), "budget": chosen[0].config.max_epochs})
     return out
 
 
@@ -441,6 +446,8 @@ def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
             (r["median_all"] is not None and r["median_all"] <= ACCEPT_FACTOR * paper) if done else None,
             f"≤ {ACCEPT_FACTOR * paper:g} epochs", display.fmt_epochs(r["median_all"]) + partial))
     for r in shapes or []:
+        if r["method"] not in FIX_KEYS:
+            continue
         need = math.ceil(ACCEPT_REACHED * seeds)
         done = r["seeds"] >= seeds
         partial = "" if done else f" ({r['seeds']} of {seeds} seeds finished)"

@@ -166,9 +166,11 @@ def test_directions_below_counts_what_a_cutoff_drops():
 def test_shape_rows_table_and_checks_on_the_other_parity_settings():
     runs = [fake_run("egd-svd-top", s, 100 + s, rank=32, n=50, k=4) for s in range(10)]
     runs += [fake_run("egd-svd-top", s, None, rank=32, n=400, k=2) for s in range(3)]
+    runs += [fake_run("egd-svd", s, 300, n=50, k=4) for s in range(10)]
     rows = stall.shape_rows(runs)
-    assert [(r["n"], r["k"], r["paper"]) for r in rows] == [(400, 2, 109), (50, 4, 254)]
-    assert rows[1]["median_all"] == 104.5 and rows[0]["reached"] == 0
-    assert len(stall.shape_table(rows).rows) == 2
-    checks = stall.stall_checks([], shapes=rows)
+    assert [(r["n"], r["k"], r["method"], r["paper"]) for r in rows] == [
+        (400, 2, "egd-svd-top32", 109), (50, 4, "egd-svd", 254), (50, 4, "egd-svd-top32", 254)]
+    assert rows[2]["median_all"] == 104.5 and rows[0]["reached"] == 0
+    assert len(stall.shape_table(rows).rows) == 3
+    checks = stall.stall_checks([], shapes=rows)  # verdicts for the fixes only
     assert [c.holds for c in checks] == [None, None, True, True]
