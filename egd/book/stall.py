@@ -390,17 +390,28 @@ def _modular_ok(key: str, modular: list[dict]) -> bool | None:
     return all(r["ratio"] is not None and r["ratio"] <= 1 + MODULAR_WITHIN for r in mine)
 
 
-def recommended(rows: list[dict], modular: list[dict] | None = None, seeds: int = 10) -> dict | None:
+def _shapes_ok(key: str, shapes: list[dict], seeds: int) -> bool:
+    """Whether the fix ``key`` passes both parity lines on every other setting where all its
+    seeds finished (settings not measured do not count against it)."""
+    mine = [r for r in shapes if r["method"] == key and r["seeds"] >= seeds]
+    return all(r["reached"] >= math.ceil(ACCEPT_REACHED * r["seeds"]) and r["median_all"] is not None
+               and r["median_all"] <= ACCEPT_FACTOR * r["paper"] for r in mine)
+
+
+def recommended(rows: list[dict], modular: list[dict] | None = None, seeds: int = 10,
+                shapes: list[dict] | None = None) -> dict | None:
     """The fix to recommend: among :data:`FIX_KEYS` with ``seeds`` finished parity seeds that pass
     both parity lines (:data:`ACCEPT_REACHED`, :data:`ACCEPT_FACTOR` x the paper's exact EGD) and,
     when ``modular`` rows are given, stay within :data:`MODULAR_WITHIN` of exact EGD there (a fix
-    not measured there is left out), the batch-size truncation (``egd-svd-top``) first, since
-    its one number follows from the shapes while a cutoff's was read off the parity spectra;
-    then the smallest parity median (failures as +inf), then the cheaper transform. None if no
-    fix passes."""
+    not measured there is left out) and, when ``shapes`` rows (:func:`shape_rows`) are given,
+    pass both parity lines on every other setting where all its seeds finished: the batch-size
+    truncation (``egd-svd-top``) first, since its one number follows from the shapes while a
+    cutoff's was read off the parity spectra; then the smallest parity median (failures as
+    +inf), then the cheaper transform. None if no fix passes."""
     paper = _paper_egd()
     ok = [r for r in rows if r["method"] in FIX_KEYS and r["seeds"] >= seeds and _passes(r, paper)
-          and (modular is None or _modular_ok(r["method"], modular))]
+          and (modular is None or _modular_ok(r["method"], modular))
+          and (shapes is None or _shapes_ok(r["method"], shapes, seeds))]
     if not ok:
         return None
     return min(ok, key=lambda r: (family(r["method"]) != "egd-svd-top", r["median_all"], r["cost_ms"] or 0.0))

@@ -172,5 +172,9 @@ def test_shape_rows_table_and_checks_on_the_other_parity_settings():
         (400, 2, "egd-svd-top32", 109), (50, 4, "egd-svd", 254), (50, 4, "egd-svd-top32", 254)]
     assert rows[2]["median_all"] == 104.5 and rows[0]["reached"] == 0
     assert len(stall.shape_table(rows).rows) == 3
+    parity = [{"method": "egd-svd-top32", "seeds": 10, "reached": 10, "median_all": 60.0, "cost_ms": 1.0}]
+    assert stall.recommended(parity, shapes=rows)["method"] == "egd-svd-top32"  # Parity(400, 2) unfinished
+    slow = [dict(r, median_all=600.0) if r["method"] == "egd-svd-top32" and r["n"] == 50 else r for r in rows]
+    assert stall.recommended(parity, shapes=slow) is None  # more than 2x the paper's 254 on Parity(50, 4)
     checks = stall.stall_checks([], shapes=rows)  # verdicts for the fixes only
     assert [c.holds for c in checks] == [None, None, True, True]
