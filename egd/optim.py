@@ -169,7 +169,7 @@ class EGD(Optimizer, _Switchable):
             ``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``,
             ``spectral_cutoff``). With an L2 term in the loss, ``rank`` (e.g. the batch
             size) or ``spectral_cutoff`` keep the weight-decay-only directions from
-            getting unit steps; see :func:`egd.orthogonalize`.
+            getting unit steps, for runs where exact EGD stalls; see :func:`egd.orthogonalize`.
 
     Example::
 
