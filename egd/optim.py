@@ -6,7 +6,8 @@ r"""EGD as an optimizer: one in-place core, three ways to use it.
 
 All three call :func:`orthogonalize_grads_` with the same :class:`EGDOptions`, i.e. the
 keyword options of :func:`egd.orthogonalize` (``method``, ``rank``, ``n_iter``,
-``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``).
+``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``,
+``spectral_cutoff``).
 Each selected gradient is viewed as a matrix ``(shape[0], -1)`` (conv weights
 ``(out, in*kh*kw)``), replaced by ``U V^T`` (paper eq. 11) and written back in place.
 
@@ -62,11 +63,13 @@ class EGDOptions:
     ns_steps: int = D.DEFAULT_NS_STEPS
     ns_coefficients: Any = D.DEFAULT_NS_COEFFICIENTS
     check_finite: bool = D.DEFAULT_CHECK_FINITE
+    spectral_cutoff: float | None = None
 
     def __post_init__(self) -> None:
         validate_orthogonalize_options(
             method=self.method, rank=self.rank, n_iter=self.n_iter, oversampling=self.oversampling,
             rtol=self.rtol, ns_steps=self.ns_steps, ns_coefficients=self.ns_coefficients,
+            spectral_cutoff=self.spectral_cutoff,
         )
         if not isinstance(self.check_finite, bool):
             raise ValueError(f"check_finite must be a bool, got {self.check_finite!r}")
@@ -202,7 +205,10 @@ class EGD(Optimizer, _Switchable):
         enabled: start with the transform on (Algorithm 1 turns it off).
         generator: seeds rsvd's sketches.
         **options: :class:`EGDOptions` fields (``method``, ``rank``, ``n_iter``,
-            ``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``).
+            ``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``,
+            ``spectral_cutoff``). With an L2 term in the loss, ``rank`` (e.g. the batch
+            size) or ``spectral_cutoff`` keep the weight-decay-only directions from
+            getting unit steps, for runs where exact EGD stalls; see :func:`egd.orthogonalize`.
 
     Raises:
         TypeError: ``optimizer`` is not a ``torch.optim.Optimizer``.

@@ -324,7 +324,8 @@ class BatchedTrainer:
             if not state.transform_active or method.transform == "none" or state.status != "running":
                 continue
             if method.transform == "orthogonalize":
-                key = ("rsvd", pos) if method.orthogonalize_method == "rsvd" else ("orth", method.orthogonalize_method)
+                key = (("rsvd", pos) if method.orthogonalize_method == "rsvd"
+                       else ("orth", (method.orthogonalize_method, config.rank, config.spectral_cutoff)))
             elif method.transform == "column_normalize":
                 key = ("colnorm", config.colnorm_floor)
             else:
@@ -333,16 +334,18 @@ class BatchedTrainer:
         self._groups = [(kind, option, positions) for (kind, option), positions in groups.items()]
         return self._groups
 
-    def _orthogonalize_group(self, G: Tensor, positions: list[int], method: str | None) -> None:
+    def _orthogonalize_group(self, G: Tensor, positions: list[int], option: tuple) -> None:
+        method, rank, cutoff = option  # runs share a call when their method, rank and cutoff agree
         sel = self._index(positions)
         sub = G if sel is None else G.index_select(0, sel)
         try:
-            out = orthogonalize(sub, method=method, check_finite=False)
+            out = orthogonalize(sub, method=method, rank=rank, spectral_cutoff=cutoff, check_finite=False)
         except (torch.linalg.LinAlgError, RuntimeError):
             out = sub.clone()
             for k, pos in enumerate(positions):  # find the run(s) whose gradient broke the linear algebra
                 try:
-                    out[k] = orthogonalize(sub[k], method=method, check_finite=False)
+                    out[k] = orthogonalize(sub[k], method=method, rank=rank, spectral_cutoff=cutoff,
+                                           check_finite=False)
                 except (torch.linalg.LinAlgError, RuntimeError):
                     if torch.isfinite(sub[k]).all():
                         raise

@@ -69,7 +69,9 @@ OVERRIDES = {
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="paper", choices=methods.PRESETS)
-    parser.add_argument("--rank", type=int, default=None, help="rank of egd-rsvd")
+    parser.add_argument("--rank", type=int, default=None, help="rank of egd-rsvd and egd-svd-top")
+    parser.add_argument("--spectral-cutoff", type=float, default=None,
+                        help="egd-svd-cut: relative spectral cutoff (directions with s <= c * s_max get no step)")
     parser.add_argument("--n", type=int, default=None, help="parity: input bits (default 100)")
     parser.add_argument("--k", type=int, default=None, help="parity: secret bits (default 3)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
@@ -107,7 +109,9 @@ def _config(args, task: str, method: str, seed: int, p: int | None):
     return make_config(task, method, preset=args.preset, p=p,
                        n=args.n if family == "parity" else None, k=args.k if family == "parity" else None,
                        seed=seed, device=args.device, threads=args.threads,
-                       rank=args.rank if methods.METHODS[method].needs_rank else None, **_overrides(args))
+                       rank=args.rank if methods.METHODS[method].needs_rank else None,
+                       spectral_cutoff=args.spectral_cutoff if methods.METHODS[method].needs_cutoff else None,
+                       **_overrides(args))
 
 
 def _check_common(args: argparse.Namespace) -> None:
@@ -126,6 +130,11 @@ def _check_applies(args: argparse.Namespace, tasks: list[str], method_names: lis
     if args.rank is not None and not ranked:
         raise ValueError(f"rank applies only to {sorted(m for m in methods.METHODS if methods.METHODS[m].needs_rank)}, "
                          f"got --rank {args.rank} with method(s) {method_names}")
+    cut = [m for m in method_names if methods.METHODS[m].needs_cutoff]
+    if getattr(args, "spectral_cutoff", None) is not None and not cut:
+        raise ValueError(f"spectral_cutoff applies only to "
+                         f"{sorted(m for m in methods.METHODS if methods.METHODS[m].needs_cutoff)}, "
+                         f"got --spectral-cutoff {args.spectral_cutoff} with method(s) {method_names}")
     if args.p is not None and "modular" not in families:
         raise ValueError(f"p applies only to the modular tasks (mod-add, mod-mul), got --p with task(s) {tasks}")
     for name in ("n", "k"):

@@ -45,7 +45,8 @@ WEIGHT_DECAY_MODES = ("loss", "decoupled")
 LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss",
                        "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE,
                        "random_streams": "torch",
-                       "threads": DEFAULT_THREADS}
+                       "threads": DEFAULT_THREADS,
+                       "spectral_cutoff": None}
 #: Largest number of train or test examples: the history stores correct-prediction counts
 #: as ``uint32`` (:data:`egd.grokking.store.HISTORY_DTYPES`).
 MAX_EXAMPLES = 2**32 - 1
@@ -123,6 +124,7 @@ class RunConfig:
     second_operand_scale: float = tasks.DEFAULT_SECOND_OPERAND_SCALE
     random_streams: str = "torch"
     threads: int | None = DEFAULT_THREADS
+    spectral_cutoff: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.device, str) and self.device.startswith("cuda"):
@@ -187,6 +189,14 @@ def _validate(c: RunConfig) -> None:
     elif c.rank is not None:
         raise ValueError(f"rank applies only to {[m for m in methods.METHODS if methods.METHODS[m].needs_rank]}, "
                          f"got rank={c.rank!r} with method {c.method!r}")
+    if method.needs_cutoff:
+        if c.spectral_cutoff is None:
+            raise ValueError(f"spectral_cutoff is required for method {c.method!r} (a float in (0, 1)), got None")
+        check_real("spectral_cutoff", c.spectral_cutoff, low=0.0, high=1.0, low_open=True, high_open=True)
+    elif c.spectral_cutoff is not None:
+        cut = [m for m in methods.METHODS if methods.METHODS[m].needs_cutoff]
+        raise ValueError(f"spectral_cutoff applies only to {cut}, got spectral_cutoff={c.spectral_cutoff!r} "
+                         f"with method {c.method!r}")
     check_int("width", c.width, minimum=1)
     check_int("batch_size", c.batch_size, minimum=1)
     check_int("max_epochs", c.max_epochs, minimum=1)
@@ -314,4 +324,6 @@ def run_name(config: RunConfig) -> str:
     if config.threads not in (DEFAULT_THREADS, None):
         shape += f"-t{config.threads}"
     method = config.method + (f"{config.rank}" if config.rank is not None else "")  # = labels.method_key
+    if config.spectral_cutoff is not None:
+        method += f"{config.spectral_cutoff:g}"
     return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

@@ -263,7 +263,8 @@ def transform_gradients(grads: list[Tensor], transformed: list[int], method: reg
         for i in transformed:
             try:
                 grads[i] = orthogonalize(grads[i], method=method.orthogonalize_method, rank=config.rank,
-                                         generator=generator, check_finite=False)
+                                         spectral_cutoff=config.spectral_cutoff, generator=generator,
+                                         check_finite=False)
             except (torch.linalg.LinAlgError, RuntimeError) as exc:
                 if torch.isfinite(grads[i]).all():
                     raise

@@ -57,16 +57,18 @@ def _check_profile(profile: str) -> None:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
 
 
-def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu") -> RunConfig:
+def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu",
+                   spectral_cutoff: float | None = None) -> RunConfig:
     return make_config(task, method, p=p, rank=rank, seed=seed, device=device, patience=PATIENCE,
-                       spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT))
+                       spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
+                       spectral_cutoff=spectral_cutoff)
 
 
 def parity_config(n: int, k: int, method: str, rank: int | None, seed: int, device: str = "cpu",
-                  weight_decay_mode: str = "loss") -> RunConfig:
+                  weight_decay_mode: str = "loss", spectral_cutoff: float | None = None) -> RunConfig:
     return make_config("parity", method, n=n, k=k, rank=rank, seed=seed, device=device, patience=PATIENCE,
                        spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
-                       weight_decay_mode=weight_decay_mode)
+                       weight_decay_mode=weight_decay_mode, spectral_cutoff=spectral_cutoff)
 
 
 def modular_configs(task: str, profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -161,6 +163,53 @@ def convergence_configs(task: str, device: str = "cpu") -> list[RunConfig]:
             for m, r in MODULAR_METHODS]
 
 
+#: The fixes for exact EGD's stall on parity (chapter "When EGD stalls"): (method, rank,
+#: spectral cutoff, weight-decay mode), compared with vanilla and exact EGD on the same ten
+#: seeds. ``egd-svd-top`` keeps the top ``the batch size`` = 32 directions, at most the
+#: mini-batch's data gradient rank; the two cutoffs sit at the two ends of the gap between
+#: the data's singular values and the weight-decay floor measured in the committed spectra.
+STALL_FIXES = (("egd-svd-top", 32, None, "loss"), ("egd-svd-cut", None, 1e-2, "loss"),
+               ("egd-svd-cut", None, 1e-3, "loss"), ("egd-svd", None, None, "decoupled"))
+STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "loss"))
+STALL_SEEDS = tuple(range(10))
+#: The same fixes on modular arithmetic, p = 97 (width 512, batch 512: ``rank`` = the batch
+#: size cuts nothing there), beside exact EGD, :data:`QUICK_SEEDS`.
+STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2))
+STALL_MODULAR_TASKS = ("mod-add", "mod-mul")
+
+
+def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """Parity (100, 3): the baselines and :data:`STALL_FIXES` x :data:`STALL_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [parity_config(100, 3, m, r, s, device, mode, cut)
+            for m, r, cut, mode in STALL_BASELINES + STALL_FIXES for s in STALL_SEEDS]
+
+
+#: The batch-size truncation on the paper's other two parity settings (their hidden layers have
+#: 50 directions, 18 more than a batch fills), then exact EGD and the 0.01 cutoff beside it,
+#: :data:`STALL_SEEDS`.
+STALL_OTHER_SHAPES = ((400, 2), (50, 4))
+STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2))
+
+
+def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """:data:`STALL_SHAPE_METHODS` on :data:`STALL_OTHER_SHAPES` x :data:`STALL_SEEDS` (both profiles),
+    the truncation first, then shape by shape."""
+    _check_profile(profile)
+    first, *rest = STALL_SHAPE_METHODS
+    order = [(shape, first) for shape in STALL_OTHER_SHAPES] + [(shape, m) for shape in STALL_OTHER_SHAPES
+                                                                for m in rest]
+    return [parity_config(n, k, m, r, s, device, spectral_cutoff=cut)
+            for (n, k), (m, r, cut) in order for s in STALL_SEEDS]
+
+
+def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """p = 97, :data:`STALL_MODULAR_TASKS` x :data:`STALL_MODULAR` x :data:`QUICK_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [modular_config(t, 97, m, r, s, device, cut)
+            for t in STALL_MODULAR_TASKS for m, r, cut in STALL_MODULAR for s in QUICK_SEEDS]
+
+
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
 #: of the results folder the book reads them from).
 RUN_SETS = {
@@ -170,6 +219,9 @@ RUN_SETS = {
                             + convergence_configs("mod-mul", device), ""),
     "parity": (parity_configs, ""),
     "parity-authors": (parity_authors_configs, ""),
+    "stall": (stall_configs, ""),
+    "stall-modular": (stall_modular_configs, ""),
+    "stall-shapes": (stall_shapes_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
 }
 

@@ -8,9 +8,11 @@ from egd.grokking import registry
 
 def test_every_registered_method_has_one_style():
     for name, method in registry.METHODS.items():
-        key = name + ("128" if method.needs_rank else "")
+        key = name + ("128" if method.needs_rank else "") + ("0.01" if method.needs_cutoff else "")
         s = style.method_style(key)
         assert s.color.startswith("#") and s.linestyle == "-"
+    assert style.method_style("egd-svd-cut0.01").color != style.method_style("egd-svd-cut0.001").color
+    assert style.method_style("egd-svd-top32").color != style.method_style("egd-rsvd32").color
     assert style.method_style("egd-svd decoupled-wd").color == style.method_style("egd-svd").color
     assert style.method_style("egd-svd decoupled-wd").linestyle == "--"
     with pytest.raises(ValueError):

@@ -311,7 +311,13 @@ def test_default_method_is_exact_per_device():
     ("kwargs", "param"),
     [
         ({"method": "qr"}, "method"),
-        ({"method": "svd", "rank": 3}, "rank"),
+        ({"method": "svd", "rank": 0}, "rank"),
+        ({"method": "gram", "rank": 2.0}, "rank"),
+        ({"method": "newton_schulz", "rank": 3}, "rank"),
+        ({"spectral_cutoff": 1.0}, "spectral_cutoff"),
+        ({"spectral_cutoff": -0.1}, "spectral_cutoff"),
+        ({"spectral_cutoff": True}, "spectral_cutoff"),
+        ({"method": "newton_schulz", "spectral_cutoff": 0.1}, "spectral_cutoff"),
         ({"method": "rsvd"}, "rank"),
         ({"method": "rsvd", "rank": 0}, "rank"),
         ({"n_iter": -1}, "n_iter"),
@@ -336,6 +342,85 @@ def test_bad_input_shapes_and_types():
         egd.orthogonalize(torch.ones(3, 2, dtype=torch.int64))
     with pytest.raises(TypeError, match=r"^G must be a torch.Tensor"):
         egd.orthogonalize([[1.0, 2.0]])
+
+
+# ---------------------------------------------------------------- truncation: rank and spectral_cutoff
+
+TRUNCATING_METHODS = ("svd", "gram", None)
+
+
+@PROPERTY
+@given(shape=shapes, batch=batches, seed=st.integers(0, 2**16), frac=st.floats(0.05, 1.0),
+       method=st.sampled_from(TRUNCATING_METHODS))
+def test_rank_keeps_exactly_the_top_directions_with_unit_singular_values(shape, batch, seed, frac, method):
+    m, n = shape
+    k = max(1, int(frac * min(m, n)))
+    G, U, V, _ = make_matrix(m, n, cond=1e2, batch=batch, seed=seed)  # distinct singular values 1 .. 1e-2
+    out = egd.orthogonalize(G, method=method, rank=k)
+    sv = torch.linalg.svdvals(out)
+    torch.testing.assert_close(sv[..., :k], torch.ones_like(sv[..., :k]), atol=GRAM_F64_TOL, rtol=0)
+    assert sv[..., k:].numel() == 0 or float(sv[..., k:].abs().max()) <= GRAM_F64_TOL  # output rank k
+    torch.testing.assert_close(out, U[..., :k] @ V[..., :k].mT, atol=GRAM_F64_TOL, rtol=0)
+
+
+@PROPERTY
+@given(shape=shapes, seed=st.integers(0, 2**16), method=st.sampled_from(TRUNCATING_METHODS),
+       extra=st.integers(0, 5))
+def test_rank_and_cutoff_change_nothing_when_nothing_is_cut(shape, seed, method, extra):
+    m, n = shape
+    G, *_ = make_matrix(m, n, cond=1e2, seed=seed)
+    exact = egd.orthogonalize(G, method=method)
+    torch.testing.assert_close(egd.orthogonalize(G, method=method, rank=min(m, n) + extra), exact,
+                               atol=F64_TOL, rtol=0)
+    torch.testing.assert_close(egd.orthogonalize(G, method=method, spectral_cutoff=1e-3), exact,
+                               atol=F64_TOL, rtol=0)  # smallest singular value is 1e-2 of the largest
+    torch.testing.assert_close(egd.orthogonalize(G, method=method, spectral_cutoff=0.0), exact,
+                               atol=F64_TOL, rtol=0)
+
+
+@PROPERTY
+@given(shape=shapes, batch=batches, seed=st.integers(0, 2**16), cutoff=st.floats(1e-3, 0.9),
+       method=st.sampled_from(TRUNCATING_METHODS + ("rsvd",)))
+def test_spectral_cutoff_keeps_the_directions_above_the_fraction(shape, batch, seed, cutoff, method):
+    m, n = shape
+    G, U, V, s = make_matrix(m, n, cond=1e4, batch=batch, seed=seed)
+    keep = s > cutoff * s[0]
+    # singular values are log-spaced: skip draws that put one within 1% of the cut
+    if bool(((s / (cutoff * s[0]) - 1).abs() < 1e-2).any()):
+        return
+    kw = {"rank": min(m, n), "generator": torch.Generator().manual_seed(seed)} if method == "rsvd" else {}
+    out = egd.orthogonalize(G, method=method, spectral_cutoff=cutoff, **kw)
+    k = int(keep.sum())
+    tol = RSVD_TOP_TOL if method == "rsvd" else GRAM_F64_TOL
+    torch.testing.assert_close(out, U[..., :k] @ V[..., :k].mT, atol=tol, rtol=0)
+
+
+def test_l2_directions_get_no_step_under_truncation():
+    # A rank-8 data gradient plus wd * W: exact U V^T moves all 20 directions by one unit;
+    # rank=8 and a cutoff between the two parts move only the data's 8.
+    gen = torch.Generator().manual_seed(0)
+    data = torch.randn(20, 8, generator=gen, dtype=torch.float64) @ torch.randn(8, 30, generator=gen,
+                                                                                dtype=torch.float64)
+    W = torch.randn(20, 30, generator=gen, dtype=torch.float64) / 30**0.5
+    G = data + 1e-3 * W
+    exact = egd.orthogonalize(G)
+    assert round(float(exact.square().sum())) == 20
+    for kw in ({"rank": 8}, {"spectral_cutoff": 1e-2}):
+        out = egd.orthogonalize(G, **kw)
+        assert round(float(out.square().sum())) == 8, kw
+        U, _, Vh = torch.linalg.svd(data)
+        torch.testing.assert_close(out, U[:, :8] @ Vh[:8], atol=1e-2, rtol=0)  # the data's polar factor
+
+
+def test_gram_float32_path_with_rank():
+    G, U, V, _ = make_matrix(64, 32, cond=30.0, seed=5)
+    out = egd.orthogonalize(G.float(), method="gram", rank=10)
+    torch.testing.assert_close(out.double(), U[:, :10] @ V[:, :10].mT, atol=GRAM_MIXED_TOL, rtol=0)
+    # a tie at the cut cannot be told apart in float32: the float64 path decides
+    s = torch.cat([torch.ones(10), torch.ones(22) * 0.5]).double()
+    tied = (U * s) @ V.mT
+    out = egd.orthogonalize(tied.float(), method="gram", rank=12)
+    assert round(float(out.double().square().sum())) == 12
 
 
 # ---------------------------------------------------------------- column normalisation

@@ -35,6 +35,8 @@ CHECKPOINT_SECONDS = 0.3
 #: Allowance on top of the checkpoint interval: one epoch, one checkpoint write, and a
 #: process that the shared machine leaves without a CPU for a while.
 SLACK_SECONDS = 5.0
+#: The kill comes a seeded random time within this window after a fresh checkpoint.
+KILL_WINDOW_SECONDS = 0.25
 STARTUP_TIMEOUT = 240.0  # importing torch on a loaded 2-core machine takes a while
 METRICS = ("train_correct", "test_correct", "train_loss", "test_loss", "hidden_norm", "output_norm",
            "transform_active")
@@ -119,7 +121,9 @@ def _kill_once(argv: list[str], out: Path, rng: random.Random, sig: int, record:
         if newest and before.get(newest[0]) != newest[1]:
             break
         time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 1.0))
+    # kill within one checkpoint interval of that checkpoint: a random moment, yet early enough
+    # that even a fast machine has training left to interrupt
+    time.sleep(rng.uniform(0.0, KILL_WINDOW_SECONDS))
     if proc.poll() is not None:
         proc.communicate()
         return False
@@ -156,10 +160,10 @@ def _write_report(name: str, record: list[dict]) -> None:
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    config = make_config("mod-add", "egd-rsvd", preset="smoke", p=23, rank=4, max_epochs=500, patience=None,
+    config = make_config("mod-add", "egd-rsvd", preset="smoke", p=23, rank=4, max_epochs=1000, patience=None,
                          threshold=1.0)
     reference = train(config)
-    argv = ["train", "--task", "mod-add", "--method", "egd-rsvd", "--rank", "4", "--max-epochs", "500",
+    argv = ["train", "--task", "mod-add", "--method", "egd-rsvd", "--rank", "4", "--max-epochs", "1000",
             "--out", str(tmp_path)] + RUN_ARGS
     rng = random.Random(SEED)
     record: list[dict] = []
@@ -177,10 +181,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 
 def test_killed_sequential_sweep_resumes_to_the_uninterrupted_results(tmp_path):
     methods = ["vanilla", "egd-svd", "colnorm"]
-    configs = [make_config("mod-add", m, preset="smoke", p=23, max_epochs=200, patience=None, threshold=1.0)
+    configs = [make_config("mod-add", m, preset="smoke", p=23, max_epochs=600, patience=None, threshold=1.0)
                for m in methods]
     references = [train(c) for c in configs]
-    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "200", "--jobs", "1",
+    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "600", "--jobs", "1",
             "--out", str(tmp_path)] + RUN_ARGS
     rng = random.Random(SEED + 1)
     record: list[dict] = []
@@ -201,10 +205,10 @@ def test_killed_batched_sweep_resumes_to_the_uninterrupted_results(tmp_path):
     from egd.grokking.batched import train_batch
 
     methods = ["vanilla", "egd-svd", "colnorm"]
-    configs = [make_config("mod-add", m, preset="smoke", p=23, max_epochs=400, patience=None, threshold=1.0)
+    configs = [make_config("mod-add", m, preset="smoke", p=23, max_epochs=1000, patience=None, threshold=1.0)
                for m in methods]
     references = train_batch(configs)
-    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "400", "--jobs", "1",
+    argv = ["sweep", "--task", "mod-add", "--methods", *methods, "--max-epochs", "1000", "--jobs", "1",
             "--batch-runs", "3", "--out", str(tmp_path)] + RUN_ARGS
     rng = random.Random(SEED + 2)
     record: list[dict] = []

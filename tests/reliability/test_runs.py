@@ -78,8 +78,9 @@ def test_cli_threads_option_sets_torch_and_the_config(tmp_path, capsys):
 
 def _diverging(method: str, **change):
     rank = {"rank": 4} if methods.METHODS[method].needs_rank else {}
+    cutoff = {"spectral_cutoff": 0.01} if methods.METHODS[method].needs_cutoff else {}
     return make_config("mod-add", method, preset="smoke", p=23, max_epochs=5, patience=None, spectrum_every=1,
-                       **rank, **change)
+                       **rank, **cutoff, **change)
 
 
 @pytest.mark.parametrize("change", [dict(weight_decay=1e30), dict(lr=1e30),
