@@ -198,3 +198,29 @@ def test_committed_quick_runs_are_loaded_not_trained_and_the_chapter_sentences_h
     failed = [c.claim for c in validation.level3_checks(l3) if c.holds is not True]
     assert not failed, failed
     assert validation.speedup(l3, 1.0) > 1
+
+
+def test_level2_loads_the_saved_full_sweep_in_either_profile(tmp_path, monkeypatch):
+    full = {"escape": TINY_SWEEPS["escape"], "curves": TINY_SWEEPS["curves"]}
+    quick = {"escape": toy_mlp.ToyMLPSweep(eps=(0.1, 0.03), seeds=(0,), config=SMALL_MLP),
+             "curves": TINY_SWEEPS["curves"]}
+    monkeypatch.setattr(toy_mlp, "PROFILES", {"quick": quick, "full": full})
+    sweeps, runs = validation.level2_runs("quick", tmp_path)
+    assert sweeps == quick and runs == {"escape": None, "curves": None}
+    assert validation.level2_runs("quick", None)[0] == quick
+    with pytest.raises(ValueError, match="profile must be one of"):
+        validation.level2_runs("huge", tmp_path)
+
+    computed = validation.level2("full", results_dir=tmp_path)  # computed, and saved in the full profile
+    assert computed.loaded == () and computed.sweeps == full
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("saved sweeps must be loaded, not trained")
+
+    monkeypatch.setattr(toy_mlp, "train_toy_mlp", no_training)
+    for profile in ("quick", "full"):
+        l2 = validation.level2(profile, results_dir=tmp_path)
+        assert l2.loaded == ("escape", "curves") and l2.sweeps == full
+        np.testing.assert_array_equal(l2.escape["gd"]["plateau"], computed.escape["gd"]["plateau"])
+    assert "loaded from the committed runs" in str(validation.settings_table(
+        l2, validation.level3(TINY_L3, tmp_path)).rows[0][-1])
