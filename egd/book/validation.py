@@ -67,6 +67,8 @@ EARLY_ESCAPE_FACTOR = 10.0
 ESCAPE_GAIN_FACTOR = 3.0
 #: ... and GD's half-error time is more than this many times EGD's.
 HALF_ERROR_GAIN_FACTOR = 5.0
+#: ... GD's escape-time slope is this close to the toy's GD slope (without its interval holding it).
+GD_SLOPE_NEAR = 0.2
 
 #: Level 2's methods as harness method keys (for their colour): GD is vanilla, rank-1 RSVD is egd-rsvd1.
 LEVEL2_KEYS: dict[str, str] = {"gd": "vanilla", "egd-svd": "egd-svd", "egd-rsvd": "egd-rsvd1"}
@@ -499,7 +501,13 @@ def level2_checks(l2: Level2) -> list[Check]:
     half = {m: censored_median([None if not np.isfinite(t) else t for t in v]) for m, v in l2.half_error.items()}
     half = {m: math.inf if v is None else v for m, v in half.items()}
     half_gain = half["gd"] / half["egd-svd"] if math.isfinite(half["egd-svd"]) else math.nan
+    gd_fit, toy_gd = l2.slopes["gd"], l2.toy_slopes["gd"][0]
+    gd_slope, gd_low, gd_high = gd_fit["at_cap"] if gd_fit["n_censored"] else gd_fit["reached"]
     checks = [
+        Check(f"GD's escape-time slope is within {GD_SLOPE_NEAR:g} of the toy's GD slope, and its 95% interval "
+              "does not contain the toy's (near, not equal)",
+              bool(abs(gd_slope - toy_gd) <= GD_SLOPE_NEAR and not gd_low <= toy_gd <= gd_high),
+              f"{_signed(toy_gd)} (the toy's GD)", fmt_fit(gd_fit)),
         Check(f"GD's network escapes at least {EARLY_ESCAPE_FACTOR:g}× sooner than the toy's escape time, "
               "at every \\(\\varepsilon\\) (median over seeds)", bool(np.all(early >= EARLY_ESCAPE_FACTOR)),
               f"≥ {EARLY_ESCAPE_FACTOR:g}×", _ratio_range(early)),

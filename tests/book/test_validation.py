@@ -136,7 +136,7 @@ def test_level2_predictions_and_tables(small_levels):
     assert len(validation.level2_table(l2).rows) == 3
     assert len(validation.half_error_table(l2).rows) == 3
     checks = validation.level2_checks(l2)
-    assert len(checks) == 4 and all(c.holds in (True, False, None) for c in checks)
+    assert len(checks) == 5 and all(c.holds in (True, False, None) for c in checks)
     with pytest.raises(ValueError, match="escape"):
         validation.level2("quick", sweeps={"escape": TINY_SWEEPS["escape"]})
 
