@@ -43,6 +43,17 @@ def test_table_renders_html_and_markdown_and_checks_row_lengths():
         display.Table(["a"], [["1", "2"]])
 
 
+def test_table_cells_may_link_to_other_pages():
+    one = display.Link("Parity & more", "notebooks/06_sparse_parity.html#a")
+    t = display.Table(["a", "b"], [[one, [one, display.Link("Toy", "notebooks/02_toy_model.html")]]])
+    html = t._repr_html_()
+    assert '<a class="reference internal" href="notebooks/06_sparse_parity.html#a">Parity &amp; more</a>' in html
+    assert html.count("<a ") == 3
+    assert t._repr_markdown_().splitlines()[-1] == ("| [Parity & more](notebooks/06_sparse_parity.html#a) | "
+                                                     "[Parity & more](notebooks/06_sparse_parity.html#a), "
+                                                     "[Toy](notebooks/02_toy_model.html) |")
+
+
 def test_checks_table_marks():
     t = display.checks_table([display.Check("c1", True), display.Check("c2", False), display.Check("c3", None)])
     assert [r[0] for r in t.rows] == ["✓", "✗", "–"]

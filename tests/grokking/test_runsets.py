@@ -72,3 +72,31 @@ def test_results_dir_is_an_argument_or_a_setting_never_the_package_location(tmp_
     monkeypatch.setenv(experiments.RESULTS_ENV, str(tmp_path))
     assert experiments.results_dir() == tmp_path
     assert experiments.results_dir(tmp_path / "x") == tmp_path / "x"
+
+
+def test_convergence_runs_are_the_table_runs_continued_past_the_threshold():
+    for task in ("mod-add", "mod-mul"):
+        long = experiments.convergence_configs(task)
+        assert [(c.method, c.rank) for c in long] == list(experiments.MODULAR_METHODS)
+        table = {(c.method, c.rank): c for c in experiments.modular_configs(task, "quick")
+                 if c.seed == experiments.CONVERGENCE_SEED}
+        for c in long:
+            assert c.patience == experiments.CONVERGENCE_PATIENCE > experiments.PATIENCE
+            # only the patience differs, so the first epochs are the table run's, bit for bit
+            assert dataclasses.replace(c, patience=experiments.PATIENCE) == table[(c.method, c.rank)]
+            assert config_key(c) != config_key(table[(c.method, c.rank)])
+    configs, where = experiments.run_set("modular-convergence")
+    assert where == "" and len(configs) == 2 * len(experiments.MODULAR_METHODS)
+
+
+def test_a_longer_patience_continues_the_same_run_bit_for_bit():
+    short = make_config("parity", "egd-svd", preset="smoke", n=10, k=2, threshold=0.9, patience=2, max_epochs=30,
+                        spectrum_every=1)
+    long = dataclasses.replace(short, patience=6)
+    a, b = train(short), train(long)
+    assert a.epochs_to_threshold is not None and a.epochs_to_threshold == b.epochs_to_threshold
+    assert len(b.epochs) == len(a.epochs) + 4
+    for name, column in a.history.items():
+        if name != "seconds":
+            np.testing.assert_array_equal(b.history[name][:len(column)], column)
+    np.testing.assert_array_equal(b.spectra[:len(a.spectra)], a.spectra)
