@@ -224,3 +224,17 @@ def test_level2_loads_the_saved_full_sweep_in_either_profile(tmp_path, monkeypat
         np.testing.assert_array_equal(l2.escape["gd"]["plateau"], computed.escape["gd"]["plateau"])
     assert "loaded from the committed runs" in str(validation.settings_table(
         l2, validation.level3(TINY_L3, tmp_path)).rows[0][-1])
+
+
+COMMITTED_L2 = REPO / "results" / toy_mlp.TOY_MLP_SUBDIR
+
+
+@pytest.mark.skipif(not COMMITTED_L2.is_dir(), reason="no committed level-2 sweeps")
+def test_committed_level2_sweep_is_loaded_and_its_slopes_are_decisive():
+    l2 = validation.level2("quick", results_dir=REPO / "results")
+    assert "escape" in l2.loaded and l2.sweeps["escape"] == toy_mlp.PROFILES["full"]["escape"]
+    eps = np.unique(l2.eps)
+    assert len(eps) >= 6 and math.log10(eps.max() / eps.min()) >= 2 - 1e-9 and len(l2.sweeps["escape"].seeds) >= 10
+    for method, fit in l2.slopes.items():
+        _, low, high = fit["reached"]
+        assert fit["n_censored"] == 0 and high - low <= 0.5, (method, fit)
