@@ -117,6 +117,10 @@ def validate_orthogonalize_options(
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     if rtol is not None:
         resolve_rtol(rtol, 1, 1, torch.float32)
+        if method == "gram" and rtol < D.GRAM_RTOL_FLOOR:
+            raise ValueError(f"rtol must be >= {D.GRAM_RTOL_FLOOR:g} (egd.defaults.GRAM_RTOL_FLOOR) for method='gram', "
+                             f"which cannot resolve smaller singular values; got {rtol!r} (method='svd' or None "
+                             f"honours it)")
     ns_schedule(ns_steps, ns_coefficients)
 
 
@@ -222,7 +226,11 @@ def orthogonalize(
     ns_coefficients=D.DEFAULT_NS_COEFFICIENTS,
     check_finite: bool = D.DEFAULT_CHECK_FINITE,
 ) -> Tensor:
-    r"""EGD's update direction ``U V^T`` for ``G = U S V^T`` (paper eq. 11).
+    r"""EGD's update direction :math:`U V^\top` for :math:`G = U S V^\top` (paper Eq. 11).
+
+    :math:`(G G^\top)^{-1/2} G = U V^\top`: every nonzero singular value set to 1, the singular
+    vectors kept. Rank-deficient ``G`` uses the Moore–Penrose pseudo-inverse: singular values
+    ``<= rtol * s_max`` are dropped, so ``G = 0`` maps to 0.
 
     Args:
         G: gradient, shape ``(..., m, n)``; any real floating dtype and device. bf16/fp16
@@ -230,19 +238,28 @@ def orthogonalize(
         method: ``"svd"`` (exact thin SVD), ``"gram"`` (exact: inverse square root of the
             smaller Gram matrix ``G^T G`` or ``G G^T`` by float64 ``eigh``), ``"rsvd"``
             (paper Algorithm 3, needs ``rank``), ``"newton_schulz"`` (polar factor by
-            iterations). ``None``: the device's exact default,
-            ``defaults.DEFAULT_METHOD_BY_DEVICE`` (measured by ``python -m egd.bench``).
-        rank: rsvd only: number of singular directions kept (``G~ = U_r V_r^T``).
-        n_iter: rsvd power (subspace) iterations, paper: 2.
-        oversampling: rsvd extra random directions (paper: 0); they sharpen the range
+            iterations). One of :data:`egd.defaults.METHODS`. ``None``: the device's exact
+            default, :data:`egd.defaults.DEFAULT_METHOD_BY_DEVICE` (measured by
+            ``python -m egd.bench``).
+        rank: rsvd only, required there: number of singular directions kept
+            (``G~ = U_r V_r^T``), an int ``>= 1``. With ``rank >= rank(G)`` the result is
+            exact; below it, approximate (Algorithm 3 projects ``G`` on the sketched range).
+        n_iter: rsvd power (subspace) iterations, ``>= 0``; the default
+            (:data:`egd.defaults.DEFAULT_RSVD_N_ITER`) is the paper's.
+        oversampling: rsvd extra random directions, ``>= 0`` (the paper uses none,
+            :data:`egd.defaults.DEFAULT_RSVD_OVERSAMPLING`); they sharpen the range
             estimate but are not part of the output.
         rtol: pseudo-inverse tolerance: singular values ``<= rtol * max`` are dropped.
             ``None``: ``max(m, n) * eps`` of the input's precision. ``gram`` never resolves
-            below ``defaults.GRAM_RTOL_FLOOR``. Not used by ``newton_schulz``.
+            below :data:`egd.defaults.GRAM_RTOL_FLOOR`: an explicit smaller ``rtol`` with
+            ``method="gram"`` is an error, and ``method=None`` uses ``svd`` then. Not used
+            by ``newton_schulz``.
         generator: rsvd's random sketch; pass a seeded ``torch.Generator`` for
             reproducibility (samples are drawn on the generator's device).
         ns_steps, ns_coefficients: Newton–Schulz steps and ``(a, b, c)`` per step (one triple,
-            or a list with the last repeated); default: the convergent cubic iteration.
+            or a list with the last repeated); default: the convergent cubic iteration
+            (:data:`egd.defaults.CUBIC_NS_COEFFICIENTS`, :data:`egd.defaults.DEFAULT_NS_STEPS`
+            steps).
         check_finite: raise ``ValueError`` on NaN/inf (one host sync on GPU).
 
     Returns:
@@ -250,16 +267,36 @@ def orthogonalize(
         gives 0.
 
     Raises:
-        ValueError: bad option or non-finite ``G``, naming the parameter.
+        TypeError: ``G`` is not a tensor.
+        ValueError: bad option (unknown ``method``, ``rsvd`` without ``rank`` or ``rank`` with
+            another method, a negative count, ``rtol`` outside ``[0, 1)``, malformed
+            ``ns_coefficients``), ``G`` with fewer than 2 dimensions or not floating point, or
+            non-finite ``G``; the message names the parameter.
+
+    Examples:
+        >>> import torch, egd
+        >>> G = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+        >>> Q = egd.orthogonalize(G, method="svd")
+        >>> torch.linalg.svdvals(Q)
+        tensor([1.0000, 1.0000, 1.0000, 1.0000])
+        >>> torch.allclose(Q, egd.orthogonalize(G, method="gram"), atol=1e-5)
+        True
+        >>> torch.allclose(Q, egd.orthogonalize(G, method="rsvd", rank=4), atol=1e-5)
+        True
+        >>> egd.orthogonalize(torch.randn(3, 8, 5)).shape  # a batch of three 8 x 5 matrices
+        torch.Size([3, 8, 5])
     """
     validate_orthogonalize_options(
         method=method, rank=rank, n_iter=n_iter, oversampling=oversampling, rtol=rtol,
         ns_steps=ns_steps, ns_coefficients=ns_coefficients,
     )
     _check_matrix(G, "G", check_finite)
+    m, n = G.shape[-2:]
+    tol = resolve_rtol(rtol, m, n, G.dtype)
     if method is None:
         method = D.default_method(G.device)
-    m, n = G.shape[-2:]
+        if method == "gram" and tol < D.GRAM_RTOL_FLOOR:
+            method = "svd"  # gram would drop singular values that rtol keeps
     if G.numel() == 0:
         return torch.zeros_like(G)
     X = G.to(_working_dtype(G.dtype))
@@ -267,7 +304,6 @@ def orthogonalize(
     # norms of huge or tiny inputs away from overflow and underflow.
     amax = X.abs().amax(dim=(-2, -1), keepdim=True)
     X = X / torch.where(amax > 0, amax, torch.ones_like(amax))
-    tol = resolve_rtol(rtol, m, n, G.dtype)
     if method == "svd":
         Y = _orth_svd(X, tol)
     elif method == "gram":
@@ -293,7 +329,21 @@ def column_normalize(
     Args:
         G: gradient, shape ``(..., m, n)``.
         dim: dimension the norm reduces over (``-1`` or ``-2``).
-        floor: ``> 0``; norms below it are replaced by it (paper: 0.01), so zero rows stay 0.
+        floor: finite, ``> 0``; norms below it are replaced by it (the default,
+            :data:`egd.defaults.DEFAULT_COLUMN_NORM_FLOOR`, is the paper's), so zero rows stay 0.
+
+    Returns:
+        A tensor of ``G``'s shape, dtype and device.
+
+    Raises:
+        ValueError: ``G`` not a floating-point matrix or batch, ``dim`` not one of the last
+            two dimensions, or ``floor`` not a finite positive float.
+
+    Examples:
+        >>> import torch, egd
+        >>> egd.column_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.001]]))
+        tensor([[0.6000, 0.8000],
+                [0.0000, 0.1000]])
     """
     _check_matrix(G, "G", check_finite=False)
     if dim not in (-1, -2, G.ndim - 1, G.ndim - 2):
@@ -306,7 +356,21 @@ def column_normalize(
 
 
 def grokfast_ema_init(grads: Sequence[Tensor]) -> list[Tensor]:
-    """Initial Grokfast state: a copy of the first gradients (Grokfast's convention)."""
+    """Initial Grokfast state: a copy of the first gradients (Grokfast's convention).
+
+    Args:
+        grads: the first gradients, any shapes.
+
+    Returns:
+        A list of detached copies, one per gradient, to pass as ``ema`` to
+        :func:`grokfast_ema_`.
+
+    Examples:
+        >>> import torch, egd
+        >>> egd.grokfast_ema_init([torch.ones(2, 2)])[0]
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
     return [g.detach().clone() for g in grads]
 
 
@@ -326,8 +390,23 @@ def grokfast_ema_(
     Args:
         grads: gradients, modified in place.
         ema: running averages, same shapes, modified in place.
-        alpha: EMA decay in ``[0, 1]`` (paper: 0.98).
-        lamb: amplification ``>= 0`` of the slow component (paper: 2.0).
+        alpha: EMA decay in ``[0, 1]`` (the default, :data:`egd.defaults.DEFAULT_GROKFAST_ALPHA`,
+            is the value of the paper's comparisons).
+        lamb: amplification ``>= 0`` of the slow component (default
+            :data:`egd.defaults.DEFAULT_GROKFAST_LAMB`, likewise).
+
+    Raises:
+        ValueError: ``alpha`` or ``lamb`` out of range, ``ema`` not holding one tensor of the
+            same shape per gradient.
+
+    Examples:
+        >>> import torch, egd
+        >>> grads = [torch.ones(2, 2)]
+        >>> ema = egd.grokfast_ema_init(grads)
+        >>> egd.grokfast_ema_(grads, ema, alpha=0.5, lamb=2.0)
+        >>> grads[0]  # g + lamb * (0.5 h + 0.5 g) = 1 + 2 * 1
+        tensor([[3., 3.],
+                [3., 3.]])
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be a float in [0, 1], got {alpha!r}")

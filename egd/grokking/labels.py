@@ -31,6 +31,8 @@ def variant_suffixes(config: RunConfig) -> list[str]:
         parts.append(f"{config.random_streams}-streams")
     if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
         parts.append(f"b={config.second_operand_scale:g}")
+    if config.threads not in (1, None):  # CPU float results depend on the thread count
+        parts.append(f"{config.threads}-threads")
     return parts
 
 

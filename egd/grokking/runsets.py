@@ -229,7 +229,32 @@ def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike) -> l
 
 def run_or_load(configs: list[RunConfig], results_dir: str | os.PathLike,
                 progress: bool = False) -> list[RunResult]:
-    """The finished run of every config: loaded from ``results_dir`` or trained there."""
+    """The finished run of every config: loaded from ``results_dir`` or trained there.
+
+    What the chapters call: with the committed results in ``results_dir`` nothing is
+    trained. A run missing from it is trained and saved there (:func:`egd.grokking.train`).
+
+    Args:
+        configs: the runs, e.g. a chapter's run set.
+        results_dir: the results folder.
+        progress: show a progress bar while training.
+
+    Returns:
+        One :class:`egd.grokking.RunResult` per config, in order.
+
+    Raises:
+        ValueError, RuntimeError: as :func:`egd.grokking.train`.
+
+    Examples:
+        >>> import tempfile
+        >>> from egd.grokking import make_config
+        >>> from egd.grokking.runsets import run_or_load
+        >>> configs = [make_config("parity", m, preset="smoke", max_epochs=2) for m in ("vanilla", "egd-svd")]
+        >>> with tempfile.TemporaryDirectory() as results:
+        ...     runs = run_or_load(configs, results)
+        >>> [r.config.method for r in runs]
+        ['vanilla', 'egd-svd']
+    """
     return [train(c, out_dir=results_dir, progress=progress) for c in configs]
 
 

@@ -226,11 +226,20 @@ def test_default_rtol_and_gram_floor():
     assert resolve_rtol(None, 512, 194, torch.float32) == 512 * torch.finfo(torch.float32).eps
     assert resolve_rtol(None, 3, 4, torch.bfloat16) == 4 * torch.finfo(torch.float32).eps
     assert resolve_rtol(0.25, 3, 4, torch.float64) == 0.25
-    # gram cannot resolve singular values below GRAM_RTOL_FLOOR * s_max, whatever rtol says
+    # gram cannot resolve singular values below GRAM_RTOL_FLOOR * s_max: with rtol=None it drops
+    # them (documented), an explicit smaller rtol is refused, and the device default (gram on
+    # CPU) hands such an rtol, or float64's default one, to the SVD, which honours it
     U = torch.linalg.qr(torch.randn(10, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)).Q
     G = (U * torch.tensor([1.0, D.GRAM_RTOL_FLOOR / 10], dtype=torch.float64)) @ U.mT
-    assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="gram", rtol=1e-12)) == 1
+    assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="gram")) == 1
+    with pytest.raises(ValueError, match="rtol must be >= 1e-06 .* for method='gram'"):
+        egd.orthogonalize(G, method="gram", rtol=1e-12)
     assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="svd", rtol=1e-12)) == 2
+    for rtol in (1e-12, None):
+        assert torch.linalg.matrix_rank(egd.orthogonalize(G, rtol=rtol)) == 2, rtol
+    assert torch.linalg.matrix_rank(egd.orthogonalize(G, rtol=D.GRAM_RTOL_FLOOR * 2)) == 1
+    tall = U * torch.tensor([1.0, D.GRAM_RTOL_FLOOR / 10], dtype=torch.float64)  # exactly rank 2, no noise
+    torch.testing.assert_close(egd.orthogonalize(tall, rtol=0), U, atol=GRAM_F64_TOL, rtol=0)
 
 
 def _gram_float64_path(G, monkeypatch, **kw):
@@ -289,9 +298,13 @@ def test_gram_float32_path_keeps_clearly_dropped_directions_dropped(monkeypatch)
 def test_default_method_is_exact_per_device():
     for kind in ("cpu", "cuda", "mps"):
         assert D.default_method(kind) in D.EXACT_METHODS
-    G, *_ = make_matrix(7, 5, seed=11)
+    # float32 with the default rtol (40 * eps32, above gram's floor): the device's default
+    G, *_ = make_matrix(40, 30, seed=11, dtype=torch.float32)
     expected = egd.orthogonalize(G, method=D.default_method(G.device))
     assert torch.equal(egd.orthogonalize(G), expected)
+    # float64's default rtol (7 * eps64) is below gram's floor: the SVD, which honours it
+    G, *_ = make_matrix(7, 5, seed=11)
+    assert torch.equal(egd.orthogonalize(G), egd.orthogonalize(G, method="svd"))
 
 
 @pytest.mark.parametrize(
