@@ -7,6 +7,7 @@
     egd-grok report --results results
     egd-grok bench
     egd-grok reproduce modular --dry-run
+    egd-grok reproduce all --profile full
 
 Task and method choices come from :data:`egd.methods.TASKS` and
 :data:`egd.methods.METHODS`, the registries the engine dispatches on. Every option and
@@ -267,14 +268,35 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from . import runsets as experiments
+
+    if args.runs == experiments.ALL:
+        return _reproduce_all(args)
+    return _reproduce_set(args, args.runs, Path(args.out) if args.out else None)
+
+
+def _reproduce_all(args: argparse.Namespace) -> int:
+    """Every set of :func:`egd.grokking.runsets.all_run_sets`, each into its subfolder of ``--out``."""
+    from . import runsets as experiments
+
+    base = experiments.results_dir(args.out)
+    for name, why in experiments.NOT_IN_ALL.items():
+        print(f"reproduce all: {name} left out: {why}")
+    status = 0
+    for name in experiments.all_run_sets():
+        status = max(status, _reproduce_set(args, name, base / experiments.RUN_SETS[name][1]))
+    return status
+
+
+def _reproduce_set(args: argparse.Namespace, name: str, out: Path | None) -> int:
+    from . import runsets as experiments
     from .config import resolve_device
     from .store import DamagedFileError, find_run
 
     _check_common(args)
     _check_sweep(args)
-    configs, subdir = experiments.run_set(args.runs, args.profile, resolve_device(args.device))
+    configs, subdir = experiments.run_set(name, args.profile, resolve_device(args.device))
     configs = [dataclasses.replace(c, threads=args.threads) if c.threads is not None else c for c in configs]
-    out = Path(args.out) if args.out else experiments.results_dir() / subdir
+    out = out if out is not None else experiments.results_dir() / subdir
     state = {}
     for config in configs:
         try:
@@ -282,7 +304,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         except DamagedFileError:
             state[config] = "damaged (moved aside and trained again when run)"
     finished = sum(v == "finished" for v in state.values())
-    print(f"reproduce {args.runs} ({args.profile}): {len(configs)} runs, {finished} finished, results in {out}")
+    print(f"reproduce {name} ({args.profile}): {len(configs)} runs, {finished} finished, results in {out}")
     if args.dry_run:
         for config in configs:
             print(f"  {state[config]}  {run_name(config)}")
@@ -358,9 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.set_defaults(func=cmd_report)
 
     p_rep = sub.add_parser("reproduce", help="train (or find finished) the runs behind a book chapter")
-    p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS),
+    p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS) + [experiments.ALL],
                        help="modular: Tables 2-3; parity: Table 4; parity-authors: Table 4 on the authors' "
-                            "draws; gpu-comparison: Table 2 at p=97 on a CUDA device")
+                            "draws; anisotropy: the validation chapter's level 3; gpu-comparison: Table 2 at "
+                            "p=97 on a CUDA device; all: every set but gpu-comparison, each in its subfolder "
+                            "of --out")
     p_rep.add_argument("--profile", default=os.environ.get("EGD_PROFILE", "quick"), choices=experiments.PROFILES)
     p_rep.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
     p_rep.add_argument("--out", default=None, help="results directory (default: $EGD_RESULTS_DIR or ./results, "

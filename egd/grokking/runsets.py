@@ -12,8 +12,12 @@ the package's own location, so an installed wheel works the same as a checkout.
 
 from __future__ import annotations
 
+import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .config import RunConfig, make_config
 from .runner import train
@@ -38,6 +42,10 @@ PROFILES = ("quick", "full")
 
 #: (method, rank) pairs of Tables 2–3 and of Table 4.
 MODULAR_METHODS = (("vanilla", None), ("egd-svd", None), ("egd-rsvd", 128), ("egd-rsvd", 64), ("colnorm", None))
+#: Columns of Tables 2–3 in the full profile only (the paper has no such column): Grokfast-EMA
+#: with the package's defaults, alpha = 0.98 and lambda = 2 (:data:`egd.defaults.DEFAULT_GROKFAST_ALPHA`,
+#: :data:`egd.defaults.DEFAULT_GROKFAST_LAMB`). The quick profile's set stays the committed one.
+MODULAR_FULL_EXTRA_METHODS = (("grokfast", None),)
 PARITY_METHODS = (("vanilla", None), ("egd-svd", None), ("egd-rsvd", 40), ("egd-rsvd", 30),
                   ("egd-rsvd", 20), ("egd-rsvd", 10), ("colnorm", None))
 #: Extra parity runs with the weight decay added after the transform (see the chapter).
@@ -72,11 +80,13 @@ def parity_config(n: int, k: int, method: str, rank: int | None, seed: int, devi
 
 
 def modular_configs(task: str, profile: str, device: str = "cpu") -> list[RunConfig]:
-    """Tables 2 (``mod-add``) and 3 (``mod-mul``): p x method x seed."""
+    """Tables 2 (``mod-add``) and 3 (``mod-mul``): p x method x seed; the full profile adds
+    :data:`MODULAR_FULL_EXTRA_METHODS` after the paper's methods."""
     _check_profile(profile)
     ps = (97,) if profile == "quick" else (79, 97, 127)
     seeds = QUICK_SEEDS if profile == "quick" else FULL_SEEDS
-    return [modular_config(task, p, m, r, s, device) for p in ps for m, r in MODULAR_METHODS for s in seeds]
+    method_list = MODULAR_METHODS if profile == "quick" else MODULAR_METHODS + MODULAR_FULL_EXTRA_METHODS
+    return [modular_config(task, p, m, r, s, device) for p in ps for m, r in method_list for s in seeds]
 
 
 def parity_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -211,7 +221,11 @@ def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
 
 
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
-#: of the results folder the book reads them from).
+#: of the results folder the book reads them from). The builder may also be a string
+#: ``"module:function"`` for a set defined in a package above the harness (imported only when
+#: the set is built, so the harness never imports it): the validation chapter's level 3 is one.
+#: ``egd-grok reproduce all`` trains every set here except those in :data:`NOT_IN_ALL`, so a
+#: set joins the one-command reproduction by being registered.
 RUN_SETS = {
     "modular": (lambda profile, device: modular_configs("mod-add", profile, device)
                 + modular_configs("mod-mul", profile, device), ""),
@@ -223,7 +237,15 @@ RUN_SETS = {
     "stall-modular": (stall_modular_configs, ""),
     "stall-shapes": (stall_shapes_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
+    "anisotropy": ("egd.validation.anisotropy:anisotropy_configs", "08_anisotropy"),
 }
+
+#: Registered sets that ``reproduce all`` leaves out, with the reason it prints.
+NOT_IN_ALL = {
+    "gpu-comparison": "needs a CUDA device (bash benchmarks/gpu_session.sh on a GPU machine)",
+}
+#: The name of every registered set at once for ``egd-grok reproduce``.
+ALL = "all"
 
 
 def results_dir(path: str | os.PathLike | None = None) -> Path:
@@ -239,7 +261,16 @@ def run_set(name: str, profile: str = "quick", device: str = "cpu") -> tuple[lis
         raise ValueError(f"run set must be one of {sorted(RUN_SETS)}, got {name!r}")
     _check_profile(profile)
     build, subdir = RUN_SETS[name]
+    if isinstance(build, str):
+        module, _, function = build.partition(":")
+        build = getattr(importlib.import_module(module), function)
     return build(profile, device), subdir
+
+
+def all_run_sets() -> list[str]:
+    """The sets ``egd-grok reproduce all`` trains: every registered one except :data:`NOT_IN_ALL`,
+    in registration order."""
+    return [name for name in RUN_SETS if name not in NOT_IN_ALL]
 
 
 def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike) -> list[RunResult]:
@@ -277,3 +308,59 @@ def run_or_load(configs: list[RunConfig], results_dir: str | os.PathLike,
         ['vanilla', 'egd-svd']
     """
     return [train(c, out_dir=results_dir, progress=progress) for c in configs]
+
+
+# --- the measured cost of a profile ---------------------------------------------------------
+
+
+def recorded_seconds(runs: list[RunResult]) -> float:
+    """Training seconds the finished ``runs`` recorded, each batch of the batched engine counted once.
+
+    A run's seconds are its history's last ``seconds`` entry (training and evaluation, summed over
+    resumptions). Runs trained together by the batched engine share every epoch's time, so each
+    records the batch's clock: the runs of one batch (same ``env["batch_runs"]`` and the same first
+    entry of ``seconds``, which only that batch's first epoch produces) count once, with the longest
+    of them. The sum is the time of training the runs one task after the other on the machine and
+    under the load they saw (a sweep on several workers takes less wall time).
+    """
+    total, batches = 0.0, {}
+    for run in runs:
+        seconds = np.asarray(run.history["seconds"], dtype=float)
+        if not len(seconds):
+            continue
+        size = int(run.env.get("batch_runs", 1) or 1)
+        if size > 1:
+            key = (size, float(seconds[0]))
+            batches[key] = max(batches.get(key, 0.0), float(seconds[-1]))
+        else:
+            total += float(seconds[-1])
+    return total + sum(batches.values())
+
+
+@dataclass(frozen=True)
+class SetCost:
+    """One run set's cost in a profile: runs it has, runs finished in the results folder, their seconds."""
+
+    name: str
+    runs: int
+    finished: int
+    seconds: float
+
+    @property
+    def missing(self) -> int:
+        return self.runs - self.finished
+
+
+def profile_wall_time(profile: str = "full", folder: str | os.PathLike | None = None,
+                      names: list[str] | None = None, device: str = "cpu") -> list[SetCost]:
+    """The recorded training time of ``profile`` per run set (:func:`recorded_seconds`), and how many
+    of its runs are missing from the results ``folder`` (default :func:`results_dir`; each set is read
+    from its subfolder). ``names``: the sets, by default those of ``egd-grok reproduce all``. Trains
+    nothing."""
+    base = results_dir(folder)
+    costs = []
+    for name in names if names is not None else all_run_sets():
+        configs, subdir = run_set(name, profile, device)
+        finished = load_finished(configs, base / subdir)
+        costs.append(SetCost(name, len(configs), len(finished), recorded_seconds(finished)))
+    return costs
