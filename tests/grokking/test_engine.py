@@ -78,10 +78,10 @@ def test_interrupted_train_leaves_checkpoint_and_resumes(tmp_path):
 
 
 def test_sigkill_mid_run_then_resume_matches_uninterrupted(tmp_path):
-    config = tiny("vanilla", max_epochs=80)
+    config = tiny("vanilla", max_epochs=400)
     reference = train(config)
     cmd = [sys.executable, "-m", "egd.grokking.cli", "train", "--task", "mod-add", "--method", "vanilla", "--p", "23",
-           "--preset", "smoke", "--max-epochs", "80", "--patience", "-1", "--device", "cpu",
+           "--preset", "smoke", "--max-epochs", "400", "--patience", "-1", "--device", "cpu",
            "--out", str(tmp_path), "--checkpoint-every", "3", "--no-progress", "--threads", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = checkpoint_path(config, tmp_path)
