@@ -1,6 +1,8 @@
 """``egd-grok``: train, sweep, report, bench.
 
     egd-grok train --task mod-add --p 97 --method egd-svd
+    egd-grok train --task mod-mul --preset transformer --method egd-rsvd --rank 36 --weight-decay 5e-3
+    egd-grok train --task digits --method egd-svd                  # Omnigrok's MNIST setting on sklearn's digits
     egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
     egd-grok report --results results
     egd-grok bench
@@ -39,6 +41,7 @@ OVERRIDES = {
     "threshold": float, "loss": str, "spectrum_every": int, "train_fraction": float,
     "data_seed": int, "grokfast_alpha": float, "grokfast_lamb": float, "colnorm_floor": float,
     "n_train": int, "n_test": int, "weight_decay_mode": str, "second_operand_scale": float, "random_streams": str,
+    "model": str, "optimizer": str, "warmup_steps": int, "init_scale": float, "train_metrics": str,
 }
 
 
@@ -56,12 +59,23 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--retrain", action="store_true", help="ignore a finished run with the same config")
+    parser.add_argument("--betas", type=float, nargs=2, default=None, metavar=("BETA1", "BETA2"),
+                        help="Adam's betas (adaptive optimizers only)")
+    parser.add_argument("--mnist-dir", default=None,
+                        help="task mnist: the folder of the four IDX files (else $EGD_MNIST_DIR); nothing is "
+                             "downloaded")
     for name, kind in OVERRIDES.items():
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
 
 
 def _overrides(args: argparse.Namespace) -> dict:
     values = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    if args.betas is not None:
+        values["betas"] = tuple(args.betas)
+    if args.mnist_dir is not None:
+        from .mnist import MNIST_ENV
+
+        os.environ[MNIST_ENV] = args.mnist_dir  # read when the data are built; not part of the config
     values["patience"] = None if args.patience is not None and args.patience < 0 else args.patience
     if args.no_switch_off:
         values["switch_off"] = False
@@ -124,6 +138,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for name in OVERRIDES:
             if getattr(args, name) is not None:
                 cmd += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+        if args.betas is not None:
+            cmd += ["--betas", *map(str, args.betas)]
+        if args.mnist_dir is not None:
+            cmd += ["--mnist-dir", args.mnist_dir]
         if args.no_switch_off:
             cmd.append("--no-switch-off")
         if args.retrain:
@@ -219,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep = sub.add_parser("reproduce", help="train (or find finished) the runs behind a book chapter")
     p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS),
                        help="modular: Tables 2-3; parity: Table 4; parity-authors: Table 4 on the authors' "
-                            "draws; gpu-comparison: Table 2 at p=97 on a CUDA device")
+                            "draws; gpu-comparison: Table 2 at p=97 on a CUDA device; transformer: Table 7; "
+                            "digits: Table 6 on scikit-learn's digits")
     p_rep.add_argument("--profile", default=os.environ.get("EGD_PROFILE", "quick"), choices=experiments.PROFILES)
     p_rep.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
     p_rep.add_argument("--out", default=None, help="results directory (default: $EGD_RESULTS_DIR or ./results, "
