@@ -154,7 +154,7 @@ DIGITS_METHODS = (("vanilla", None), ("egd-svd", None), ("egd-rsvd", 16), ("egd-
                   ("grokfast", None))
 DIGITS_WEIGHT_DECAYS = (0.01, 2.0)
 #: Epochs (of 5 steps) trained after the threshold.
-DIGITS_PATIENCE = 200
+DIGITS_PATIENCE = 100
 OTHER_MODELS_SEEDS = (0, 1, 2)
 
 
