@@ -1,0 +1,345 @@
+"""The chapter "Other models and optimizers" (Appendix D): steps to the threshold, verdicts, curves, step cost.
+
+Everything the chapter shows is computed here from committed result files
+(:mod:`egd.grokking.runsets`: ``transformer_configs``, ``digits_configs``) and from the
+step-cost benchmark's JSON (:mod:`egd.bench.step_cost`):
+
+* :func:`step_rows` — per method: the paper's steps and ours over seeds (median with a seed
+  that never reached the threshold counted as +inf, the median over those that did, min–max,
+  reached / seeds), in optimizer steps (epochs x steps per epoch);
+* :func:`steps_table` — that as a :class:`~egd.book.display.Table`;
+* :func:`speedup_checks` — the ✓ / ✗ verdicts: each method against the baseline and the
+  fastest method, in the paper's direction;
+* :func:`ordering_holds` — whether a set of runs has the paper's ordering (every EGD variant
+  faster than Grokfast, Grokfast faster than the baseline);
+* :func:`curves` — steps, train and test accuracy of a run; :func:`run_style` — its colour
+  (the method's, :func:`egd.book.style.method_style`) and a label that names the optimizer;
+* :func:`step_cost_rows` — milliseconds per step and the ratio to the baseline;
+* :func:`settings_table` — the hyper-parameters of each setting, read from the run configs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from egd.grokking import labels, paper_numbers, runsets, tables
+from egd.grokking.config import RunConfig, config_key
+from egd.grokking.store import RunResult
+
+from .display import Check, Table, fmt_epochs, fmt_number
+from .style import MethodStyle, method_style
+
+__all__ = ["TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS", "StepRow", "step_summary", "step_rows",
+           "steps_table", "speedup_checks", "fastest", "ordering_holds", "curves", "run_label", "run_style",
+           "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
+           "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
+           "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING"]
+
+#: Method keys in the order of the paper's Tables 6 and 7.
+TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
+DIGITS_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd16", "egd-rsvd8", "egd-rsvd4")
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+STEP_BENCH_FILE = "steps_other_models_cpu.json"
+
+
+def transformer_paper() -> dict[str, int]:
+    """Table 7: steps to 95% validation accuracy, by method key."""
+    return dict(paper_numbers.TABLE7_TRANSFORMER_STEPS)
+
+
+def digits_paper() -> dict[str, int]:
+    """Table 6: steps to 85% test accuracy on MNIST, by method key."""
+    return dict(paper_numbers.TABLE6_MNIST_STEPS)
+
+
+def load_runs(configs: list[RunConfig], results_dir: str | os.PathLike) -> list[RunResult]:
+    """The finished runs of ``configs`` in ``results_dir`` (found by key; nothing is trained)."""
+    return runsets.load_finished(configs, results_dir)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One method over its seeds, in optimizer steps.
+
+    ``median_all``: median with a seed that never reached the threshold counted as +inf
+    (``math.inf`` when that median is a failure); ``median``, ``min``, ``max``: over the
+    ``reached`` seeds (None if none did). ``paper``: the paper's steps (None: no entry).
+    """
+
+    key: str
+    paper: int | None
+    seeds: int
+    reached: int
+    median_all: float
+    median: float | None
+    min: int | None
+    max: int | None
+    steps_per_epoch: int
+
+
+def step_summary(runs: list[RunResult], key: str, paper: int | None = None) -> StepRow:
+    """:func:`egd.grokking.tables.summarize_seeds` of ``runs`` (one method), epochs turned into steps."""
+    if not runs:
+        raise ValueError(f"no runs for method {key!r}")
+    per_epoch = {r.summary["n_train"] // r.config.batch_size for r in runs}
+    if len(per_epoch) != 1:
+        raise ValueError(f"runs of {key!r} have different steps per epoch: {sorted(per_epoch)}")
+    spe = per_epoch.pop()
+    s = tables.summarize_seeds(runs)
+
+    def steps(value):
+        return None if value is None else value * spe
+
+    median_all = math.inf if s.median_all is None else s.median_all * spe
+    return StepRow(key, paper, s.seeds, s.reached, median_all, steps(s.median), steps(s.min), steps(s.max), spe)
+
+
+def step_rows(runs: list[RunResult], paper: dict[str, int], order: tuple[str, ...]) -> list[StepRow]:
+    """One :class:`StepRow` per method key of ``order`` that has runs (grouped by :func:`labels.method_key`)."""
+    groups: dict[str, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault(labels.method_key(run.config), []).append(run)
+    unknown = sorted(set(groups) - set(order))
+    if unknown:
+        raise ValueError(f"runs of methods {unknown} are not in the order {order}")
+    return [step_summary(groups[k], k, paper.get(k)) for k in order if k in groups]
+
+
+def run_label(key: str, optimizer: str) -> str:
+    """``"AdamW"`` for the baseline, ``"AdamW + EGD-RSVD r=16"`` for a method."""
+    base = OPTIMIZER_LABELS[optimizer]
+    return base if key == "vanilla" else f"{base} + {labels.method_label(key)}"
+
+
+def run_style(key: str, optimizer: str) -> MethodStyle:
+    """The method's colour in every chapter (the baseline keeps vanilla's), labelled with the optimizer."""
+    style = method_style(key)
+    return MethodStyle(style.color, style.linestyle, run_label(key, optimizer))
+
+
+def steps_table(rows: list[StepRow], optimizer: str, *, caption: str = "") -> Table:
+    """Paper's steps beside ours: median (failures as +inf), median of those that reached, min–max, reached/seeds."""
+    body = []
+    for r in rows:
+        spread = UNDECIDED_RANGE if r.min is None else f"{fmt_number(r.min)}–{fmt_number(r.max)}"
+        body.append([run_label(r.key, optimizer), fmt_epochs(r.paper), fmt_epochs(r.median_all),
+                     fmt_epochs(r.median), spread, f"{r.reached}/{r.seeds}"])
+    return Table(["method", "paper (steps)", "ours: median, a failure as +∞", "median of those that reached",
+                  "min–max", "reached / seeds"], body, caption=caption)
+
+
+UNDECIDED_RANGE = "–"
+
+
+def fastest(values: dict[str, float | int | None]) -> list[str]:
+    """Keys with the smallest finite value (ties kept); ``[]`` if none is finite."""
+    finite = {k: v for k, v in values.items() if v is not None and math.isfinite(v)}
+    if not finite:
+        return []
+    best = min(finite.values())
+    return sorted(k for k, v in finite.items() if v == best)
+
+
+def _pair(a: float | None, b: float | None) -> bool | None:
+    """``a < b`` with None / +inf as never; None when neither value is finite."""
+    a = math.inf if a is None else a
+    b = math.inf if b is None else b
+    if math.isinf(a) and math.isinf(b):
+        return None
+    return a < b
+
+
+def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str) -> list[Check]:
+    """✓ / ✗ rows: every method needs fewer steps than the baseline (as in the paper), and the fastest method.
+
+    Ours is the median over seeds with failures as +inf; a method whose median is a failure
+    fails the claim.
+    """
+    by_key = {r.key: r for r in rows}
+    if "vanilla" not in by_key:
+        raise ValueError("the baseline ('vanilla') has no runs")
+    base = by_key["vanilla"]
+    base_label = OPTIMIZER_LABELS[optimizer]
+    checks = []
+    for r in rows:
+        if r.key == "vanilla":
+            continue
+        paper = (None if r.paper is None or base.paper is None
+                 else f"{fmt_epochs(r.paper)} vs {fmt_epochs(base.paper)}")
+        checks.append(Check(f"{run_label(r.key, optimizer)} reaches {threshold} in fewer steps than {base_label}",
+                            _pair(r.median_all, base.median_all), paper or "–",
+                            f"{fmt_epochs(r.median_all)} vs {fmt_epochs(base.median_all)}"))
+    paper_best = fastest({r.key: r.paper for r in rows})
+    ours_best = fastest({r.key: r.median_all for r in rows})
+    holds = None if not ours_best else bool(set(paper_best) & set(ours_best))
+    checks.append(Check(f"the fastest method to {threshold} is the paper's",
+                        holds, " = ".join(run_label(k, optimizer) for k in paper_best) or "–",
+                        " = ".join(run_label(k, optimizer) for k in ours_best) or "none reached"))
+    return checks
+
+
+def baseline_reach_check(rows: list[StepRow], optimizer: str, threshold: str, budget_steps: int,
+                         needed: int) -> Check:
+    """The baseline reaches the threshold within ``budget_steps`` on at least ``needed`` of its seeds."""
+    base = next((r for r in rows if r.key == "vanilla"), None)
+    if base is None:
+        raise ValueError("the baseline ('vanilla') has no runs")
+    return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} steps "
+                 f"on at least {needed} of {base.seeds} seeds", base.reached >= needed,
+                 fmt_epochs(base.paper) + " steps (one run)", f"{base.reached}/{base.seeds} seeds")
+
+
+def ordering_holds(rows: list[StepRow]) -> bool | None:
+    """The paper's ordering of Table 6: every EGD variant faster than Grokfast, Grokfast faster than the
+    baseline (medians with failures as +inf). None when a needed method has no runs."""
+    by_key = {r.key: r.median_all for r in rows}
+    if "vanilla" not in by_key or "grokfast" not in by_key:
+        return None
+    egd = [v for k, v in by_key.items() if k.startswith("egd-")]
+    if not egd:
+        return None
+    return bool(_pair(by_key["grokfast"], by_key["vanilla"])) and all(bool(_pair(v, by_key["grokfast"]))
+                                                                        for v in egd)
+
+
+def curves(run: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(steps, train accuracy, test accuracy)`` after every epoch of ``run``."""
+    spe = run.summary["n_train"] // run.config.batch_size
+    return run.epochs * spe, run.train_acc, run.test_acc
+
+
+def load_step_bench(benchmarks_dir: str | os.PathLike) -> dict | None:
+    """The step-cost benchmark's record (:mod:`egd.bench.step_cost`), or None if it was never run."""
+    path = Path(benchmarks_dir) / STEP_BENCH_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def step_cost_rows(record: dict, setting: str, order: tuple[str, ...]) -> list[tuple[str, float, float]]:
+    """``(method key, median ms per step, ratio to the baseline's median)`` for ``setting``, in ``order``."""
+    if setting not in record["settings"]:
+        raise ValueError(f"the benchmark has no setting {setting!r}; it has {sorted(record['settings'])}")
+    medians = record["settings"][setting]["median_ms_per_step"]
+    return [(k, medians[k], medians[k] / medians["vanilla"]) for k in order if k in medians]
+
+
+def train_size(config: RunConfig) -> int:
+    """Training examples of ``config``'s task (without building the data)."""
+    if config.p is not None:
+        return int(config.train_fraction * config.p**2)
+    return config.n_train
+
+
+def missing_runs(configs: list[RunConfig], runs: list[RunResult]) -> list[str]:
+    """The variant keys and seeds of ``configs`` that have no finished run among ``runs``."""
+    done = {r.key for r in runs}
+    return [f"{labels.variant_key(c)} seed {c.seed}" for c in configs if config_key(c) not in done]
+
+
+def settings_table(settings: dict[str, list[RunConfig]], *, caption: str = "") -> Table:
+    """The hyper-parameters of each setting, one column per setting, read from its run configs.
+
+    ``settings``: column name -> every config of that setting. They may differ only in the
+    method, seed, weight decay and step budget; the last two get a row each, baseline
+    (``vanilla``) and methods apart.
+    """
+    names = list(settings)
+    rows: dict[str, list[str]] = {k: [] for k in (
+        "model", "training / test examples", "optimizer", "batch, steps per epoch", "loss",
+        "weight decay: baseline; with a method", "threshold (test accuracy)", "step budget: baseline; with a method",
+        "EGD transforms", "Grokfast-EMA", "switch-off at the threshold")}
+    transformed = {"transformer": "each block's two MLP matrices", "mlp3": "all three weight matrices",
+                   "mlp": "the hidden layer's weight"}
+    models = {"transformer": "decoder-only transformer", "mlp3": "3-layer ReLU MLP", "mlp": "2-layer ReLU MLP"}
+
+    def values(configs, get, fmt):
+        return ", ".join(fmt(v) for v in sorted({get(c) for c in configs}))
+
+    for name in names:
+        configs = settings[name]
+        if not configs:
+            raise ValueError(f"setting {name!r} has no configs")
+        base_runs = [c for c in configs if c.method == "vanilla"] or configs
+        method_runs = [c for c in configs if c.method != "vanilla"] or configs
+        base = base_runs[0]
+        n = train_size(base)
+        spe = n // base.batch_size
+        opt = OPTIMIZER_LABELS[base.optimizer]
+        opt_text = f"{opt}, lr {base.lr:g}" + ("" if base.optimizer == "sgd" else f", betas {base.betas}")
+        if base.warmup_steps:
+            opt_text += f", warm-up {base.warmup_steps} steps"
+        init = f", init x{base.init_scale:g}" if base.init_scale != 1 else ""
+        rows["model"].append(f"{models[base.model]}, width {base.width}{init}")
+        n_test = "the rest" if base.n_test is None else f"{base.n_test:,}"
+        rows["training / test examples"].append(f"{n:,} / {n_test}")
+        rows["optimizer"].append(opt_text)
+        rows["batch, steps per epoch"].append(f"{base.batch_size}, {spe}")
+        rows["loss"].append({"mse": "MSE on one-hot targets", "cross_entropy": "cross-entropy"}.get(base.loss,
+                                                                                                 base.loss))
+        wd = lambda c: c.weight_decay
+        rows["weight decay: baseline; with a method"].append(
+            f"{values(base_runs, wd, '{:g}'.format)}; {values(method_runs, wd, '{:g}'.format)}")
+        rows["threshold (test accuracy)"].append(f"{base.threshold:.0%}")
+        budget = lambda c: c.max_epochs * spe
+        rows["step budget: baseline; with a method"].append(
+            f"{values(base_runs, budget, '{:,}'.format)}; {values(method_runs, budget, '{:,}'.format)}")
+        rows["EGD transforms"].append(transformed[base.model])
+        rows["Grokfast-EMA"].append(f"alpha {base.grokfast_alpha:g}, lambda {base.grokfast_lamb:g}")
+        rows["switch-off at the threshold"].append("yes" if base.switch_off else "no")
+    return Table(["", *names], [[k, *v] for k, v in rows.items()], caption=caption, align="l" * (len(names) + 1))
+
+
+def fastest_statement(rows: list[StepRow], optimizer: str, threshold: str) -> str:
+    """One sentence: which method reaches the threshold in the fewest steps (median over seeds,
+    failures as +inf), next to the paper's fastest."""
+    ours = fastest({r.key: r.median_all for r in rows})
+    paper = fastest({r.key: r.paper for r in rows})
+    by_key = {r.key: r for r in rows}
+
+    def names(keys, value):
+        return " and ".join(f"{run_label(k, optimizer)} ({fmt_epochs(value(k))} steps)" for k in keys)
+
+    if ours:
+        text = (f"Fewest steps to {threshold} (median over seeds, a failure as +inf): "
+                f"{names(ours, lambda k: by_key[k].median_all)}")
+    else:
+        text = f"No method reaches {threshold} on most of its seeds"
+    if paper:
+        text += f"; the paper's fewest: {names(paper, lambda k: by_key[k].paper)}"
+    return text + "."
+
+
+def runs_by_method(runs: list[RunResult], order: tuple[str, ...]) -> dict[str, list[RunResult]]:
+    """``runs`` grouped by method key, in ``order``, seeds ascending."""
+    groups = {k: sorted((r for r in runs if labels.method_key(r.config) == k), key=lambda r: r.config.seed)
+              for k in order}
+    return {k: v for k, v in groups.items() if v}
+
+
+#: The paper's ordering on MNIST (Table 6), in words and numbers.
+PAPER_ORDERING = "EGD 500–700 < Grokfast 1,800 < AdamW 43,100"
+
+
+def ordering_checks(rows_by_weight_decay: dict[float, list[StepRow]]) -> list[Check]:
+    """One ✓ / ✗ row per weight decay: does it reproduce the paper's ordering (:func:`ordering_holds`)?"""
+    checks = []
+    for wd, rows in rows_by_weight_decay.items():
+        if not rows:
+            continue
+        ours = "; ".join(f"{run_label(r.key, 'adamw')} {fmt_epochs(r.median_all)}" for r in rows)
+        checks.append(Check(f"AdamW weight decay {wd:g}: every EGD variant needs fewer steps than Grokfast, and "
+                            f"Grokfast fewer than AdamW alone", ordering_holds(rows), PAPER_ORDERING, ours))
+    return checks
+
+
+def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimizer: str, *,
+                    caption: str = "") -> Table:
+    """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's."""
+    rows = [[run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
+            for k, ms, ratio in step_cost_rows(record, setting, order)]
+    return Table(["method", "ms per step", "vs the baseline"], rows, caption=caption)
