@@ -32,6 +32,7 @@ from egd.grokking import labels, paper_numbers, runsets, tables
 from egd.grokking.config import RunConfig, config_key
 from egd.grokking.store import RunResult
 
+from .definitions import MEMORISED_ACCURACY
 from .display import Check, Table, fmt_epochs, fmt_number
 from .style import MethodStyle, method_style
 
@@ -39,7 +40,8 @@ __all__ = ["TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS", "StepRow", "
            "steps_table", "speedup_checks", "fastest", "ordering_holds", "curves", "run_label", "run_style",
            "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
-           "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING"]
+           "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
+           "accuracy_levels"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -58,8 +60,12 @@ def digits_paper() -> dict[str, int]:
     return dict(paper_numbers.TABLE6_MNIST_STEPS)
 
 
-def load_runs(configs: list[RunConfig], results_dir: str | os.PathLike) -> list[RunResult]:
-    """The finished runs of ``configs`` in ``results_dir`` (found by key; nothing is trained)."""
+def load_runs(configs: list[RunConfig], results_dir: str | os.PathLike, *,
+              train_missing: bool = False) -> list[RunResult]:
+    """The finished runs of ``configs`` in ``results_dir``, found by key. Nothing is trained unless
+    ``train_missing`` (the full profile): then the missing ones are trained there first."""
+    if train_missing:
+        return runsets.run_or_load(configs, results_dir)
     return runsets.load_finished(configs, results_dir)
 
 
@@ -325,16 +331,26 @@ def runs_by_method(runs: list[RunResult], order: tuple[str, ...]) -> dict[str, l
 PAPER_ORDERING = "EGD 500–700 < Grokfast 1,800 < AdamW 43,100"
 
 
-def ordering_checks(rows_by_weight_decay: dict[float, list[StepRow]]) -> list[Check]:
-    """One ✓ / ✗ row per weight decay: does it reproduce the paper's ordering (:func:`ordering_holds`)?"""
+def ordering_checks(named_rows: dict[str, list[StepRow]]) -> list[Check]:
+    """One ✓ / ✗ row per set of rows (named, e.g. by its weight decay): does it have the paper's
+    ordering (:func:`ordering_holds`)?"""
     checks = []
-    for wd, rows in rows_by_weight_decay.items():
+    for name, rows in named_rows.items():
         if not rows:
             continue
         ours = "; ".join(f"{run_label(r.key, 'adamw')} {fmt_epochs(r.median_all)}" for r in rows)
-        checks.append(Check(f"AdamW weight decay {wd:g}: every EGD variant needs fewer steps than Grokfast, and "
-                            f"Grokfast fewer than AdamW alone", ordering_holds(rows), PAPER_ORDERING, ours))
+        checks.append(Check(f"{name}: every EGD variant needs fewer steps than Grokfast, and Grokfast fewer than "
+                            f"AdamW alone", ordering_holds(rows), PAPER_ORDERING, ours))
     return checks
+
+
+def mixed_rows(rows_by_weight_decay: dict[float, list[StepRow]], baseline_wd: float,
+               method_wd: float) -> list[StepRow]:
+    """The baseline's row at ``baseline_wd`` with every method's row at ``method_wd`` (one reading of
+    the public scripts: AdamW alone at its default 0.01, the methods at 2.0)."""
+    base = [r for r in rows_by_weight_decay.get(baseline_wd, []) if r.key == "vanilla"]
+    methods = [r for r in rows_by_weight_decay.get(method_wd, []) if r.key != "vanilla"]
+    return base + methods if base and methods else []
 
 
 def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimizer: str, *,
@@ -343,3 +359,21 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
     rows = [[run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
             for k, ms, ratio in step_cost_rows(record, setting, order)]
     return Table(["method", "ms per step", "vs the baseline"], rows, caption=caption)
+
+
+def accuracy_levels(runs: list[RunResult]) -> tuple[float | None, float | None]:
+    """``(test accuracy at memorisation, final test accuracy)``, each the median over ``runs``.
+
+    Memorisation time ``T_mem``: the first epoch with train accuracy at or above
+    :data:`egd.book.definitions.MEMORISED_ACCURACY`; runs that never memorise are left out of
+    the first median (None if none did).
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one run")
+    at_mem, final = [], []
+    for run in runs:
+        hit = np.flatnonzero(run.train_acc >= MEMORISED_ACCURACY)
+        if hit.size:
+            at_mem.append(float(run.test_acc[hit[0]]))
+        final.append(float(run.test_acc[-1]))
+    return (float(np.median(at_mem)) if at_mem else None), float(np.median(final))

@@ -159,7 +159,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"no finished runs in {args.results}")
         return 1
     width = max(len("method"), *(len(r["method"]) for r in rows))
-    header = f"{'task':<8} {'shape':<12} {'method':<{width}} {'dev':<5} {'seeds':>5} {'reached':>7} " \
+    shape_width = max(12, *(len(r["shape"]) for r in rows))
+    header = f"{'task':<8} {'shape':<{shape_width}} {'method':<{width}} {'dev':<5} {'seeds':>5} {'reached':>7} " \
              f"{'epochs med [min-max]':>24} {'all seeds':>9} {'s med':>8}"
     print(header)
     print("-" * len(header))
@@ -167,7 +168,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         ep = f"{r['median']:g} [{r['min']}-{r['max']}]" if r["median"] is not None else "never"
         every = "never" if r["median_all"] is None else f"{r['median_all']:g}"
         sec = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
-        print(f"{r['task']:<8} {r['shape']:<12} {r['method']:<{width}} {r['device']:<5} {r['seeds']:>5} "
+        print(f"{r['task']:<8} {r['shape']:<{shape_width}} {r['method']:<{width}} {r['device']:<5} {r['seeds']:>5} "
               f"{r['reached']:>7} {ep:>24} {every:>9} {sec:>8}")
     print("epochs med [min-max]: over the seeds that reached the threshold; "
           "all seeds: median with a seed that never did counted as +inf")

@@ -180,16 +180,44 @@ def test_runs_by_method_in_order():
     assert [r.config.seed for r in groups["vanilla"]] == [0, 1, 2]
 
 
-def test_ordering_checks_one_row_per_weight_decay():
+def test_ordering_checks_one_row_per_set():
     rows = ad.step_rows(digits_runs(), ad.digits_paper(), ad.DIGITS_ORDER)
     good = [r for r in rows if r.key != "egd-rsvd8"]
-    checks = ad.ordering_checks({0.01: rows, 2.0: good, 5.0: []})
+    checks = ad.ordering_checks({"weight decay 0.01": rows, "weight decay 2": good, "none": []})
     assert [c.holds for c in checks] == [False, True]
-    assert "weight decay 0.01" in checks[0].claim and checks[0].paper == ad.PAPER_ORDERING
+    assert checks[0].claim.startswith("weight decay 0.01: every EGD variant") and checks[0].paper == ad.PAPER_ORDERING
     assert "AdamW + EGD-RSVD r=8 never" in checks[0].ours
+
+
+def test_mixed_rows_take_the_baseline_from_one_weight_decay():
+    slow = ad.step_rows([fake_run("vanilla", None, s, 8000) for s in range(3)], ad.digits_paper(), ad.DIGITS_ORDER)
+    fast = ad.step_rows(digits_runs(), ad.digits_paper(), ad.DIGITS_ORDER)
+    mixed = ad.mixed_rows({0.01: slow, 2.0: fast}, 0.01, 2.0)
+    assert [r.key for r in mixed] == ["vanilla", "grokfast", "egd-svd", "egd-rsvd8"]
+    assert mixed[0].median_all == 40_000
+    assert ad.mixed_rows({0.01: slow}, 0.01, 2.0) == []
 
 
 def test_step_cost_table():
     record = {"settings": {"transformer": {"median_ms_per_step": {"vanilla": 100.0, "egd-svd": 130.0}}}}
     table = ad.step_cost_table(record, "transformer", ad.TRANSFORMER_ORDER, "adam")
     assert table.rows == [["Adam", "100.00", "1.00x"], ["Adam + EGD (exact)", "130.00", "1.30x"]]
+
+
+def test_accuracy_levels_at_memorisation_and_at_the_end():
+    runs = [fake_run("vanilla", None, s, e) for s, e in enumerate((10, 20, None))]
+    for run in runs:  # memorised at epoch 3 with test 50%; the last run never reaches the threshold
+        run.history["train_correct"][:2] = 0
+    at_mem, final = ad.accuracy_levels(runs)
+    assert at_mem == pytest.approx(int(0.5 * 797) / 797) and final == 1.0
+    runs[0].history["train_correct"][:] = 0
+    assert ad.accuracy_levels(runs[:1])[0] is None
+
+
+def test_load_runs_trains_only_when_asked(tmp_path):
+    from egd.grokking.config import make_config
+
+    configs = [make_config("digits", "vanilla", preset="smoke", max_epochs=2)]
+    assert ad.load_runs(configs, tmp_path) == []
+    trained = ad.load_runs(configs, tmp_path, train_missing=True)
+    assert len(trained) == 1 and len(ad.load_runs(configs, tmp_path)) == 1
