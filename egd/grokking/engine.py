@@ -24,7 +24,9 @@ to the transformed gradient inside the step; AdamW: the weights shrink by ``lr *
 
 Epoch = a fresh permutation of the training set, ``floor(N / batch)`` steps (the last
 partial batch is dropped, as in the authors' code), then one evaluation of the whole train
-and test sets. Metrics stay on the device; the host reads them once per epoch.
+and test sets (of the test set only with ``train_metrics="batches"``: the train numbers are
+then the epoch's mini-batches before their steps). Metrics stay on the device; the host
+reads them once per epoch.
 
 The pieces, by name: :func:`transform_gradients` (the method's ``T``),
 :meth:`Trainer.train_step`, :meth:`Trainer.train_epoch`, :meth:`Trainer.evaluate`,
