@@ -221,3 +221,18 @@ def test_load_runs_trains_only_when_asked(tmp_path):
     assert ad.load_runs(configs, tmp_path) == []
     trained = ad.load_runs(configs, tmp_path, train_missing=True)
     assert len(trained) == 1 and len(ad.load_runs(configs, tmp_path)) == 1
+
+
+def test_committed_runs_are_the_chapters_configs():
+    from pathlib import Path
+
+    from egd.grokking.config import run_name
+    from egd.grokking.store import load_run
+
+    folder = Path(__file__).resolve().parents[2] / "results" / runsets.OTHER_MODELS_SUBDIR
+    expected = {run_name(c) for c in runsets.transformer_configs() + runsets.digits_configs()}
+    for path in sorted(folder.glob("*.json")):
+        run = load_run(path)
+        assert path.stem == run.name and run.name in expected, path.name
+        assert len(run.history["test_correct"]) == run.summary["epochs_run"]
+        assert run.summary["steps_per_epoch"] == run.summary["n_train"] // run.config.batch_size
