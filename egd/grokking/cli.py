@@ -138,10 +138,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for name in OVERRIDES:
             if getattr(args, name) is not None:
                 cmd += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-        if args.betas is not None:
-            cmd += ["--betas", *map(str, args.betas)]
-        if args.mnist_dir is not None:
-            cmd += ["--mnist-dir", args.mnist_dir]
         if args.no_switch_off:
             cmd.append("--no-switch-off")
         if args.retrain:

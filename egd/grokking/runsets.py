@@ -119,26 +119,6 @@ def parity_authors_configs(profile: str, device: str = "cpu") -> list[RunConfig]
     return configs
 
 
-#: The GPU comparison of the modular chapter: Table 2's p = 97 runs of these methods,
-#: trained on a CUDA device and committed under ``results/gpu/`` (``bash
-#: benchmarks/gpu_session.sh`` on a GPU machine); the chapter labels them by device name.
-#: Vanilla last: its ~5,000-epoch runs are the long ones, so a session cut short still
-#: leaves the transformed methods finished.
-GPU_COMPARISON_METHODS = (("egd-svd", None), ("egd-rsvd", 128), ("colnorm", None), ("vanilla", None))
-GPU_SUBDIR = "gpu"
-
-
-def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
-    """Modular addition at p = 97, :data:`GPU_COMPARISON_METHODS` x :data:`QUICK_SEEDS`, on ``device``.
-
-    ``device`` must be a CUDA device: the point of these runs is the GPU's wall time.
-    Building the configs needs no GPU (the chapter looks their files up on any machine).
-    """
-    if not str(device).startswith("cuda"):
-        raise ValueError(f"device must be a CUDA device ('cuda' or 'cuda:N') for the GPU comparison, got {device!r}")
-    return [modular_config("mod-add", 97, m, r, s, device) for m, r in GPU_COMPARISON_METHODS for s in QUICK_SEEDS]
-
-
 #: Appendix D, chapter "Other models and optimizers": the runs live in this subfolder.
 OTHER_MODELS_SUBDIR = "10_other_models"
 #: Table 7: the transformer on x * y mod 97 with Adam; (method, rank) pairs.
@@ -187,6 +167,26 @@ def digits_configs(profile: str = "quick", device: str = "cpu") -> list[RunConfi
     _check_profile(profile)
     return [digits_config(m, r, s, wd, device) for wd in DIGITS_WEIGHT_DECAYS for m, r in DIGITS_METHODS
             for s in OTHER_MODELS_SEEDS]
+
+
+#: The GPU comparison of the modular chapter: Table 2's p = 97 runs of these methods,
+#: trained on a CUDA device and committed under ``results/gpu/`` (``bash
+#: benchmarks/gpu_session.sh`` on a GPU machine); the chapter labels them by device name.
+#: Vanilla last: its ~5,000-epoch runs are the long ones, so a session cut short still
+#: leaves the transformed methods finished.
+GPU_COMPARISON_METHODS = (("egd-svd", None), ("egd-rsvd", 128), ("colnorm", None), ("vanilla", None))
+GPU_SUBDIR = "gpu"
+
+
+def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
+    """Modular addition at p = 97, :data:`GPU_COMPARISON_METHODS` x :data:`QUICK_SEEDS`, on ``device``.
+
+    ``device`` must be a CUDA device: the point of these runs is the GPU's wall time.
+    Building the configs needs no GPU (the chapter looks their files up on any machine).
+    """
+    if not str(device).startswith("cuda"):
+        raise ValueError(f"device must be a CUDA device ('cuda' or 'cuda:N') for the GPU comparison, got {device!r}")
+    return [modular_config("mod-add", 97, m, r, s, device) for m, r in GPU_COMPARISON_METHODS for s in QUICK_SEEDS]
 
 
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
