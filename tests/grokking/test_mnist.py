@@ -148,3 +148,16 @@ def test_gzip_detected_by_content_not_name(tmp_path):
     body = bytes([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + array.tobytes()
     path.write_bytes(gzip.compress(body))
     np.testing.assert_array_equal(read_idx(path), array)
+
+
+def test_cli_trains_on_local_mnist_files(tmp_path, monkeypatch, capsys):
+    from egd.grokking.cli import main
+
+    monkeypatch.delenv(MNIST_ENV, raising=False)
+    fake_mnist(tmp_path / "data" / "MNIST" / "raw", n_train=60, n_test=20, compress=True)
+    code = main(["train", "--task", "mnist", "--method", "egd-svd", "--preset", "smoke", "--mnist-dir",
+                 str(tmp_path / "data"), "--n-train", "50", "--batch-size", "25", "--max-epochs", "2",
+                 "--out", str(tmp_path / "out"), "--no-progress", "--threads", "1"])
+    assert code == 0
+    assert "mnist-n50-mlp3-wd0.01-egd-svd-s0-" in capsys.readouterr().out
+    assert len(list((tmp_path / "out").glob("*.json"))) == 1
