@@ -41,7 +41,7 @@ __all__ = ["TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS", "StepRow", "
            "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
-           "accuracy_levels"]
+           "accuracy_levels", "lowest_after_threshold", "stability_table"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -377,3 +377,30 @@ def accuracy_levels(runs: list[RunResult]) -> tuple[float | None, float | None]:
             at_mem.append(float(run.test_acc[hit[0]]))
         final.append(float(run.test_acc[-1]))
     return (float(np.median(at_mem)) if at_mem else None), float(np.median(final))
+
+
+def lowest_after_threshold(run: RunResult) -> float | None:
+    """The lowest test accuracy after the epoch that first reached the threshold (None if it never did,
+    or if the run stopped there)."""
+    reached = run.epochs_to_threshold
+    if reached is None or reached >= len(run.test_acc):
+        return None
+    return float(run.test_acc[reached:].min())
+
+
+def stability_table(runs: list[RunResult], order: tuple[str, ...], optimizer: str, *, caption: str = "") -> Table:
+    """Per method: how long the runs trained past the threshold, and the lowest test accuracy there
+    (median over seeds and the lowest over seeds)."""
+    body = []
+    for key, group in runs_by_method(runs, order).items():
+        lows = [v for v in (lowest_after_threshold(r) for r in group) if v is not None]
+        if not lows:
+            continue
+        spe = group[0].summary["n_train"] // group[0].config.batch_size
+        after = sorted({(len(r.test_acc) - r.epochs_to_threshold) * spe for r in group
+                        if r.epochs_to_threshold is not None and r.epochs_to_threshold < len(r.test_acc)})
+        span = f"{after[0]:,}" if len(after) == 1 else f"{after[0]:,}–{after[-1]:,}"
+        body.append([run_label(key, optimizer), f"{len(lows)}/{len(group)}", span,
+                     f"{float(np.median(lows)):.1%}", f"{min(lows):.1%}"])
+    return Table(["method", "seeds past the threshold", "steps trained after it", "lowest test accuracy: median",
+                  "lowest over seeds"], body, caption=caption)

@@ -236,3 +236,13 @@ def test_committed_runs_are_the_chapters_configs():
         assert path.stem == run.name and run.name in expected, path.name
         assert len(run.history["test_correct"]) == run.summary["epochs_run"]
         assert run.summary["steps_per_epoch"] == run.summary["n_train"] // run.config.batch_size
+
+
+def test_lowest_accuracy_after_the_threshold():
+    run = fake_run("egd-svd", None, 0, 10, setting="transformer", epochs_run=20)
+    run.history["test_correct"][14] = int(0.8 * 4705)  # a dip five epochs after the threshold
+    assert ad.lowest_after_threshold(run) == pytest.approx(int(0.8 * 4705) / 4705)
+    assert ad.lowest_after_threshold(fake_run("egd-svd", None, 1, None, setting="transformer")) is None
+    table = ad.stability_table([run, fake_run("egd-svd", None, 1, 12, setting="transformer", epochs_run=22)],
+                               ad.TRANSFORMER_ORDER, "adam")
+    assert table.rows == [["Adam + EGD (exact)", "2/2", "90", "90.0%", "80.0%"]]
