@@ -10,11 +10,13 @@
 #   1. the CUDA tests (tests skipped on a CPU machine),           log.txt
 #   2. the transform benchmark on the GPU,                        transforms_cuda.json
 #   3. the epoch benchmark (vanilla vs EGD, timed in turn),        epoch_cuda.json
+#      and the throughput benchmark (one run at a time vs batches   throughput_cuda.json
+#      of 10 and 64 runs on the GPU),
 #   4. the GPU comparison of the modular chapter: mod-add p=97,   results_gpu.tar
 #      vanilla / EGD-svd / EGD-rsvd r=128 / colnorm, 3 seeds
 #      (`egd-grok reproduce gpu-comparison`; finished runs are reused, interrupted
 #      ones resume from their checkpoints).
-# Back on the development machine: copy the two JSON files to benchmarks/results/, run
+# Back on the development machine: copy the JSON files to benchmarks/results/, run
 # `tar -xf results_gpu.tar` at the repository root, commit; the chapters "Computing U V^T"
 # and "Modular arithmetic" then show the GPU numbers labelled with the device's name.
 set -euo pipefail
@@ -33,6 +35,7 @@ trap 'mkdir -p results/gpu; tar -cf "$OUT/results_gpu.tar" results/gpu; echo "wr
     "$PY" -m pytest -q -p no:cacheprovider tests/egd/test_train.py tests/egd/test_optim.py tests/egd/test_transforms.py
     "$PY" -m egd.bench --devices cuda --out-dir "$OUT"
     "$PY" -m egd.bench.epoch --device cuda --methods vanilla egd-svd egd-gram egd-rsvd colnorm --out "$OUT/epoch_cuda.json"
+    "$PY" -m egd.bench.throughput --gpu-only --rounds 2 --out "$OUT/throughput_cuda.json"
     # RUNS_TIME_LIMIT_S (default 0: none) stops the runs in time for the tar on a machine lent
     # for a fixed time; interrupted runs resume from their checkpoints on the next call
     timeout "${RUNS_TIME_LIMIT_S:-0}" "$PY" -m egd.grokking.cli reproduce gpu-comparison --device cuda --no-progress

@@ -15,6 +15,9 @@ def test_imported_packages():
     assert notebook_cache.imported_packages("import toymodel\nx = 1") == {"toymodel"}
     assert notebook_cache.imported_packages("from egd.grokking import tables") == {"egd"}
     assert notebook_cache.imported_packages("from egd.validation.toy_mlp import f") == {"egd", "toymodel"}
+    # egd.book imports toymodel (the toy chapters' analyses): a toymodel edit must reach those chapters too
+    assert notebook_cache.imported_packages("from egd.book import toy_simulation as sim") == {"egd", "toymodel"}
+    assert notebook_cache.imported_packages("from egd import book") == {"egd", "toymodel"}
     assert notebook_cache.imported_packages("print('import egd')") == set()
 
 

@@ -7,7 +7,8 @@ sources each chapter imports (``package-stamps.json``); where a digest changed i
 that chapter's cached execution, so ``make test`` and ``make book`` execute it again.
 
 A chapter that imports ``egd`` depends on all of ``egd`` (and on ``toymodel`` too when it
-imports :mod:`egd.validation`); one that imports ``toymodel`` depends on ``toymodel``.
+imports :mod:`egd.validation` or :mod:`egd.book`, which import it); one that imports
+``toymodel`` depends on ``toymodel``.
 
 Usage: ``python tools/notebook_cache.py CACHE_DIR`` (the Makefile and the notebook tests
 call it; it prints one line per chapter it invalidated).
@@ -29,10 +30,10 @@ PACKAGES = ("egd", "toymodel")
 
 
 def imported_packages(text: str) -> set[str]:
-    """The project packages a chapter's code imports (directly or through egd.validation)."""
+    """The project packages a chapter's code imports (directly or through egd.validation / egd.book)."""
     found = {m.group(1) for m in re.finditer(r"^\s*(?:from|import)\s+(egd|toymodel)\b", text, flags=re.M)}
-    if re.search(r"^\s*(?:from|import)\s+egd\.validation\b|^\s*from\s+egd\s+import\s+.*\bvalidation\b", text,
-                 flags=re.M):
+    if re.search(r"^\s*(?:from|import)\s+egd\.(?:validation|book)\b"
+                 r"|^\s*from\s+egd\s+import\s+.*\b(?:validation|book)\b", text, flags=re.M):
         found.add("toymodel")
     return found
 

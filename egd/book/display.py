@@ -4,7 +4,9 @@ A chapter states a claim, the paper's number and ours, and a verdict computed by
 function; :class:`Check` holds one such row and :func:`checks_table` shows a list of them.
 :class:`Table` renders as an HTML table in the built book (and as a Markdown table
 elsewhere), so no table ever reaches a reader as raw pipe text. Math inside cells is
-written ``\\(...\\)``, which the book's math renderer typesets in HTML output.
+written ``\\(...\\)``; the table carries the ``mathjax_process`` class because the book's
+pages are marked ``mathjax_ignore`` outside MyST's own math (MyST-Parser's MathJax
+setting), so MathJax typesets only what is marked for it.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class Table:
         body = "".join("<tr>" + "".join(f'<td style="text-align:{css[a]}">{html.escape(str(c))}</td>'
                                         for c, a in zip(row, aligns)) + "</tr>" for row in self.rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f'<table class="table egd-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return (f'<table class="table egd-table mathjax_process">{caption}<thead><tr>{head}</tr></thead>'
+                f'<tbody>{body}</tbody></table>')
 
     def _repr_markdown_(self) -> str:
         marks = {"l": ":--", "r": "--:", "c": ":-:"}
@@ -99,7 +102,14 @@ class Check:
     ours: str = UNDECIDED
 
 
-def checks_table(checks: Sequence[Check], *, caption: str = "") -> Table:
-    """A ✓ / ✗ table of ``checks``: verdict, claim, the paper's number, ours."""
-    return Table(["", "claim", "paper", "ours"], [[mark(c.holds), c.claim, c.paper, c.ours] for c in checks],
+def checks_table(checks: Sequence[Check], *, caption: str = "",
+                 header: tuple[str, str] = ("paper", "ours")) -> Table:
+    """A ✓ / ✗ table of ``checks``: verdict, claim, the paper's number, ours.
+
+    ``header``: the names of the last two columns (e.g. ``("prediction", "measured")`` where
+    the number to meet is a model's prediction rather than the paper's).
+    """
+    if len(header) != 2:
+        raise ValueError(f"header must name the two number columns, got {header!r}")
+    return Table(["", "claim", *header], [[mark(c.holds), c.claim, c.paper, c.ours] for c in checks],
                  caption=caption, align="cllr")

@@ -4,6 +4,8 @@
     egd-grok train --task mod-mul --preset transformer --method egd-rsvd --rank 36 --weight-decay 5e-3
     egd-grok train --task digits --method egd-svd                  # Omnigrok's MNIST setting on sklearn's digits
     egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
+    egd-grok sweep --task parity --methods vanilla --seeds 0 1 2 3 4 5 6 7 8 9 --batch-runs 10
+    egd-grok sweep ... --scheduler tcp://10.0.0.5:8786
     egd-grok report --results results
     egd-grok bench
     egd-grok reproduce modular --dry-run
@@ -13,7 +15,10 @@ Task and method choices come from :data:`egd.methods.TASKS` and
 configuration is validated (``ValueError`` -> a one-line error, exit status 2) before
 any training starts. Results go to ``--out`` (default ``results``), one JSON + NPZ per
 run; a finished run with the same config is reused, an interrupted one resumes from its
-checkpoint.
+checkpoint. ``sweep`` and ``reproduce`` submit their runs (or batches of ``--batch-runs`` runs)
+as Dask tasks (:mod:`egd.grokking.sweep`): to an embedded local cluster of ``--jobs``
+single-threaded worker processes (default: one per core; ``--jobs 1``: in this process),
+or to an existing cluster with ``--scheduler ADDRESS``.
 """
 
 from __future__ import annotations
@@ -21,9 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -108,45 +111,46 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dask_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes of the embedded Dask cluster, one torch thread each "
+                             "(default: one per core; 1: train in this process, one task after the other)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="submit to an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786; "
+                             "--out must be a folder every worker sees")
+    parser.add_argument("--batch-runs", type=int, default=1, metavar="R",
+                        help="runs per task, trained together by the batched engine when their shapes "
+                             "agree (default 1: the single-run engine); not --batch-size, the SGD mini-batch")
+
+
+def _run_sweep(args: argparse.Namespace, configs: list, out, header: str) -> int:
+    from .environment import require_device
+    from .sweep import DEFAULT_THREADS, default_workers, run_sweep
+
+    if not args.scheduler:  # trained on this machine: its devices must do, before anything starts
+        for device in sorted({c.device for c in configs}):
+            require_device(device)
+    workers = args.jobs or default_workers(configs)
+    where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler else "in this process" if workers == 1
+             else f"on a local Dask cluster of {workers} single-threaded worker processes")
+    batches = f", in batches of up to {args.batch_runs}" if args.batch_runs > 1 else ""
+    print(f"{header} {where}{batches}, results in {out}", flush=True)
+    report = run_sweep(configs, out, batch=args.batch_runs, workers=workers, scheduler=args.scheduler,
+                       threads=args.threads or DEFAULT_THREADS, checkpoint_every=args.checkpoint_every,
+                       reuse=not getattr(args, "retrain", False), progress=not args.no_progress,
+                       echo=lambda line: print(line, flush=True))
+    if report.failed:
+        print(f"{len(report.failed)} task(s) failed: {sum(len(names) for names, _ in report.failed)} run(s) "
+              f"not finished; rerun the same command to retry them (finished runs are reused)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     grid = list(itertools.product(args.task, args.p or [None], args.methods, args.seeds))
     configs = [_config(args, task, method, seed, p if methods.TASKS[task][0] == "modular" else None)
                for task, p, method, seed in grid]  # all validated before anything trains
-    print(f"sweep: {len(configs)} runs, {args.jobs} at a time, results in {args.out}")
-    if args.jobs == 1:
-        from .runner import train
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        for config in configs:
-            result = train(config, out_dir=args.out, reuse=not args.retrain,
-                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
-            print(_summary_line(result), flush=True)
-        return 0
-    def launch(cfg_args: tuple) -> int:
-        task, p, method, seed = cfg_args
-        cmd = [sys.executable, "-m", "egd.grokking.cli", "train", "--task", task, "--method", method,
-               "--seed", str(seed),
-               "--preset", args.preset, "--device", args.device, "--out", args.out,
-               "--patience", str(-1 if args.patience is None else args.patience),
-               "--checkpoint-every", str(args.checkpoint_every), "--no-progress"]
-        if p is not None:
-            cmd += ["--p", str(p)]
-        for flag in ("rank", "n", "k", "threads"):
-            if getattr(args, flag) is not None:
-                cmd += ["--" + flag, str(getattr(args, flag))]
-        for name in OVERRIDES:
-            if getattr(args, name) is not None:
-                cmd += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-        if args.no_switch_off:
-            cmd.append("--no-switch-off")
-        if args.retrain:
-            cmd.append("--retrain")
-        return subprocess.run(cmd).returncode
-
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        codes = list(pool.map(launch, grid))
-    return max(codes, default=0)
+    return _run_sweep(args, configs, args.out, f"sweep: {len(configs)} runs")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -174,7 +178,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from . import runsets as experiments
     from .config import resolve_device
-    from .runner import train
     from .store import find_run
 
     configs, subdir = experiments.run_set(args.runs, args.profile, resolve_device(args.device))
@@ -185,12 +188,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for config, done in zip(configs, finished):
             print(f"  {'finished' if done else 'to train'}  {run_name(config)}")
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    for config in configs:
-        result = train(config, out_dir=out, checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
-        print(_summary_line(result), flush=True)
-    return 0
+    todo = [c for c, done in zip(configs, finished) if not done]
+    if not todo:
+        return 0
+    return _run_sweep(args, todo, out, f"training {len(todo)} runs")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -223,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--methods", nargs="+", required=True, choices=sorted(methods.METHODS))
     p_sweep.add_argument("--p", type=int, nargs="+", default=None)
     p_sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p_sweep.add_argument("--jobs", type=int, default=1, help="local processes at a time")
+    _dask_options(p_sweep)
     _add_run_options(p_sweep)
     p_sweep.set_defaults(func=cmd_sweep)
 
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p_rep.add_argument("--no-progress", action="store_true")
     p_rep.add_argument("--dry-run", action="store_true", help="list the runs and which are finished; train nothing")
+    _dask_options(p_rep)
     p_rep.set_defaults(func=cmd_reproduce)
 
     p_bench = sub.add_parser("bench", help="ms per epoch, vanilla vs EGD")
@@ -267,8 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # speed only: reuse freed buffers instead of page-faulting new ones
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "jobs", 1) < 1:
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    if getattr(args, "batch_runs", 1) < 1:
+        parser.error(f"--batch-runs must be >= 1, got {args.batch_runs}")
+    if getattr(args, "scheduler", None) and args.jobs is not None:
+        parser.error("--jobs sets the size of the embedded cluster; with --scheduler the cluster's own workers "
+                     "train the runs (drop one of the two)")
     try:
         return args.func(args)
     except ValueError as exc:

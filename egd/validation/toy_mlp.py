@@ -20,8 +20,15 @@ Methods (only the hidden weight ``W`` is transformed, as in the paper's main res
 rank ``rsvd_rank`` (default 1: only the top singular direction of the ``(h, 2)`` gradient is
 updated, the paper's warning that directions past the rank get no update at all).
 
+Plateau measure: ``plateau`` is the first recorded step with shifted test error below
+``ToyMLPConfig.plateau_level``; the default is the toy chapters' *measured escape time*
+(error below :data:`toymodel.experiments.PLATEAU_THRESHOLD`, 0.99), recorded every step.
+The *half-error time* (level :data:`HALF_ERROR_LEVEL`) is the second measure the book uses
+here: the network leaves error 1 long before most of the shifted test set is right.
+
 Many models (every ``eps`` x ``seed``) train at once as one batch: ``egd.orthogonalize``
-works on ``(B, h, 2)`` stacks, so one loop serves the whole sweep.
+works on ``(B, h, 2)`` stacks, so one loop serves the whole sweep. :data:`PROFILES` holds
+the book's two sweeps per profile (:class:`ToyMLPSweep`).
 """
 
 from __future__ import annotations
@@ -35,9 +42,15 @@ import torch
 
 from egd.transforms import orthogonalize
 
-__all__ = ["TOY_MLP_METHODS", "ToyMLPConfig", "train_toy_mlp", "plateau_steps"]
+__all__ = ["TOY_MLP_METHODS", "ESCAPE_LEVEL", "HALF_ERROR_LEVEL", "ToyMLPConfig", "ToyMLPSweep", "PROFILES",
+           "train_toy_mlp", "plateau_steps"]
 
 TOY_MLP_METHODS = ("gd", "egd-svd", "egd-rsvd")
+#: The measured escape time's level (the toy chapters' ``toymodel.experiments.PLATEAU_THRESHOLD``,
+#: repeated here so that importing this module does not import ``toymodel``; a test pins the two).
+ESCAPE_LEVEL = 0.99
+#: The half-error time's level: half of the shifted test set classified correctly.
+HALF_ERROR_LEVEL = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +67,11 @@ class ToyMLPConfig:
     eta: float = 0.1
     wd: float = 0.0
     max_steps: int = 6000
-    eval_every: int = 10
-    plateau_level: float = 0.5
+    eval_every: int = 1
+    plateau_level: float = ESCAPE_LEVEL
     rsvd_rank: int = 1
+    stop_early: bool = True  # stop once every network is below plateau_level
+
 
     def __post_init__(self) -> None:
         for name in ("width", "n_train", "n_test", "max_steps", "eval_every", "rsvd_rank"):
@@ -77,6 +92,53 @@ class ToyMLPConfig:
             raise ValueError(f"plateau_level must lie in (0, 1], got {self.plateau_level!r}")
         if self.zeta <= 0:
             raise ValueError(f"zeta must be > 0, got {self.zeta!r}")
+        if not isinstance(self.stop_early, bool):
+            raise ValueError(f"stop_early must be a bool, got {self.stop_early!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyMLPSweep:
+    """One level-2 sweep: a network per ``eps`` x ``seed``, for each of ``methods``, with ``config``."""
+
+    eps: tuple[float, ...]
+    seeds: tuple[int, ...]
+    config: ToyMLPConfig
+    methods: tuple[str, ...] = TOY_MLP_METHODS
+
+    def __post_init__(self) -> None:
+        if not self.eps or any(not (math.isfinite(e) and e > 0) for e in self.eps):
+            raise ValueError(f"eps must be a non-empty tuple of finite numbers > 0, got {self.eps!r}")
+        if not self.seeds:
+            raise ValueError("seeds must be non-empty")
+        if not self.methods or set(self.methods) - set(TOY_MLP_METHODS):
+            raise ValueError(f"methods must be a non-empty tuple of {TOY_MLP_METHODS}, got {self.methods!r}")
+
+    def run(self) -> dict[str, dict]:
+        """``{method: train_toy_mlp(...)}`` for every method of the sweep."""
+        return {m: train_toy_mlp(self.eps, self.seeds, method=m, config=self.config) for m in self.methods}
+
+
+#: The book's level-2 sweeps. ``"escape"``: the measured escape time against eps (recorded
+#: every step, stops once every network has escaped). ``"curves"``: whole test-error curves
+#: at one eps, never stopped early, for the half-error time and the figure.
+#: quick: five eps down to 1e-3, five seeds (curves: three); full: seven eps down to 1e-4, ten seeds,
+#: longer caps.
+PROFILES: dict[str, dict[str, ToyMLPSweep]] = {
+    "quick": {
+        "escape": ToyMLPSweep(eps=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3), seeds=(0, 1, 2, 3, 4),
+                              config=ToyMLPConfig(max_steps=6000)),
+        "curves": ToyMLPSweep(eps=(1e-2,), seeds=(0, 1, 2),
+                              config=ToyMLPConfig(max_steps=6000, eval_every=10, plateau_level=HALF_ERROR_LEVEL,
+                                                  stop_early=False)),
+    },
+    "full": {
+        "escape": ToyMLPSweep(eps=tuple(float(e) for e in np.logspace(-4, -1, 7)), seeds=tuple(range(10)),
+                              config=ToyMLPConfig(max_steps=200_000)),
+        "curves": ToyMLPSweep(eps=(1e-2,), seeds=tuple(range(10)),
+                              config=ToyMLPConfig(max_steps=50_000, eval_every=10, plateau_level=HALF_ERROR_LEVEL,
+                                                  stop_early=False)),
+    },
+}
 
 
 def _stack_data(eps_values: Sequence[float], seeds: Sequence[int], config: ToyMLPConfig):
@@ -124,9 +186,10 @@ def train_toy_mlp(
     """Train one network per ``(eps, seed)`` and record the shifted test error.
 
     Returns a dict with ``eps`` (B,), ``seed`` (B,), ``step`` (T,) and ``test_error`` (B, T)
-    sampled every ``config.eval_every`` steps, and ``plateau`` (B,) = first recorded step
+    sampled every ``config.eval_every`` steps, ``plateau`` (B,) = first recorded step
     with test error below ``config.plateau_level`` (NaN if never, i.e. censored at
-    ``max_steps``). Training stops early once every network has crossed.
+    ``max_steps``), and ``max_steps``. With ``config.stop_early`` training stops once every
+    network has crossed.
     """
     if method not in TOY_MLP_METHODS:
         raise ValueError(f"method must be one of {TOY_MLP_METHODS}, got {method!r}")
@@ -147,7 +210,7 @@ def train_toy_mlp(
             errors.append(error)
             steps.append(step)
             crossed |= error < config.plateau_level
-            if bool(crossed.all()) or step == config.max_steps:
+            if (config.stop_early and bool(crossed.all())) or step == config.max_steps:
                 break
         residual = _forward(X, W, b, a) - y
         loss = 0.5 * (residual**2).mean(-1).sum() + 0.5 * config.wd * ((W**2).sum() + (a**2).sum())
@@ -169,6 +232,7 @@ def train_toy_mlp(
         "step": step_axis,
         "test_error": test_error,
         "plateau": plateau_steps(test_error, step_axis, level=config.plateau_level),
+        "max_steps": config.max_steps,
     }
 
 

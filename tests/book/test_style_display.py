@@ -37,6 +37,7 @@ def test_figure_wraps_panels_onto_rows_at_full_width():
 def test_table_renders_html_and_markdown_and_checks_row_lengths():
     t = display.Table(["a", "b"], [["x<y", "1"]], caption="T")
     assert "<table" in t._repr_html_() and "x&lt;y" in t._repr_html_()
+    assert "mathjax_process" in t._repr_html_()  # the book's pages are mathjax_ignore outside marked math
     assert t._repr_markdown_().splitlines()[-1] == "| x<y | 1 |"
     with pytest.raises(ValueError, match="rows"):
         display.Table(["a"], [["1", "2"]])

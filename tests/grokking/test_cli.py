@@ -87,7 +87,7 @@ def test_make_config_rejects_unknown_names_with_valueerror():
 def test_sweep_then_report(tmp_path, capsys):
     argv = ["sweep", "--task", "mod-add", "parity", "--methods", "vanilla", "colnorm", "--p", "23",
             "--seeds", "0", "1", "--out", str(tmp_path), "--preset", "smoke", "--max-epochs", "2",
-            "--no-progress", "--device", "cpu", "--threshold", "0.01", "--n", "8", "--k", "2"]
+            "--no-progress", "--device", "cpu", "--threshold", "0.01", "--n", "8", "--k", "2", "--jobs", "1"]
     assert cli.main(argv) == 0
     assert len(list(tmp_path.glob("*.json"))) == 8
     capsys.readouterr()

@@ -1,18 +1,20 @@
 """Level 2 building blocks: the toy-distribution MLP experiment and its slope fit."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from egd.validation.toy_mlp import ToyMLPConfig, plateau_steps, train_toy_mlp
-from toymodel.experiments import loglog_fit
+from egd.validation import toy_mlp
+from egd.validation.toy_mlp import ToyMLPConfig, ToyMLPSweep, plateau_steps, train_toy_mlp
+from toymodel.experiments import PLATEAU_THRESHOLD, loglog_fit
 
 SMALL = ToyMLPConfig(width=16, n_train=400, n_test=1000, max_steps=600, eval_every=10)
 
 
 def test_network_starts_on_the_toy_plateau_and_egd_leaves_it_first():
-    config = ToyMLPConfig(max_steps=400)  # the book's network; eps = 0.01: GD needs ~600+ steps
+    config = ToyMLPConfig(max_steps=400)  # the book's network and escape level; eps = 0.01
     gd = train_toy_mlp([0.01], [0], method="gd", config=config)
     egd_run = train_toy_mlp([0.01], [0], method="egd-svd", config=config)
     # mirrored initialisation = the linear classifier x -> zeta x2: shifted test error 1
@@ -52,3 +54,35 @@ def test_bad_method_and_eps():
         train_toy_mlp([0.1], [0], method="adam", config=SMALL)
     with pytest.raises(ValueError, match="eps_values"):
         train_toy_mlp([0.0], [0], method="gd", config=SMALL)
+
+
+def test_default_plateau_is_the_measured_escape_time_recorded_every_step():
+    assert toy_mlp.ESCAPE_LEVEL == PLATEAU_THRESHOLD == ToyMLPConfig().plateau_level
+    assert ToyMLPConfig().eval_every == 1 and ToyMLPConfig().stop_early
+
+
+def test_stop_early_false_runs_to_the_cap_and_keeps_the_crossing():
+    config = ToyMLPConfig(width=16, n_train=400, n_test=1000, max_steps=200, eval_every=10, plateau_level=0.5)
+    stopped = train_toy_mlp([0.1], [0], method="egd-svd", config=config)
+    full = train_toy_mlp([0.1], [0], method="egd-svd", config=dataclasses.replace(config, stop_early=False))
+    assert stopped["step"][-1] < 200 and full["step"][-1] == 200 and full["max_steps"] == 200
+    assert stopped["plateau"][0] == full["plateau"][0]
+    np.testing.assert_array_equal(full["test_error"][:, : stopped["step"].size], stopped["test_error"])
+    with pytest.raises(ValueError, match="stop_early"):
+        ToyMLPConfig(stop_early=1)
+
+
+def test_sweeps_validate_and_the_book_profiles_are_complete():
+    with pytest.raises(ValueError, match="eps"):
+        ToyMLPSweep(eps=(0.0,), seeds=(0,), config=SMALL)
+    with pytest.raises(ValueError, match="seeds"):
+        ToyMLPSweep(eps=(0.1,), seeds=(), config=SMALL)
+    with pytest.raises(ValueError, match="methods"):
+        ToyMLPSweep(eps=(0.1,), seeds=(0,), config=SMALL, methods=("adam",))
+    for profile in toy_mlp.PROFILES.values():
+        assert set(profile) == {"escape", "curves"}
+        assert profile["escape"].config.plateau_level == toy_mlp.ESCAPE_LEVEL
+        assert profile["curves"].config.plateau_level == toy_mlp.HALF_ERROR_LEVEL
+        assert not profile["curves"].config.stop_early
+    runs = ToyMLPSweep(eps=(0.1,), seeds=(0,), config=SMALL, methods=("gd", "egd-svd")).run()
+    assert set(runs) == {"gd", "egd-svd"}

@@ -1,0 +1,200 @@
+"""The validation chapter's analyses (egd.book.validation): formats, verdicts, tables, the three levels."""
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from egd.book import definitions, display, style, toy, validation
+from egd.grokking.store import find_run
+from egd.validation import anisotropy, toy_mlp
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = REPO / "results" / anisotropy.ANISOTROPY_SUBDIR
+
+SMALL_MLP = toy_mlp.ToyMLPConfig(width=8, n_train=200, n_test=400, max_steps=300)
+TINY_SWEEPS = {
+    "escape": toy_mlp.ToyMLPSweep(eps=(0.1, 0.03, 0.01), seeds=(0, 1), config=SMALL_MLP),
+    "curves": toy_mlp.ToyMLPSweep(eps=(0.01,), seeds=(0, 1), config=toy_mlp.ToyMLPConfig(
+        width=8, n_train=200, n_test=400, max_steps=100, eval_every=10, plateau_level=toy_mlp.HALF_ERROR_LEVEL,
+        stop_early=False)),
+}
+TINY_L3 = anisotropy.AnisotropyProfile(
+    p=7, eps=(1.0, 0.25), seeds=(0,), methods=(("vanilla", None), ("egd-svd", None)),
+    overrides=dict(preset="smoke", train_fraction=0.6, batch_size=16, max_epochs=4, patience=0, spectrum_every=2,
+                   threshold=0.3))
+
+
+@pytest.fixture(scope="module")
+def small_levels(tmp_path_factory):
+    l1 = validation.level1(n=2000, steps=50)
+    l2 = validation.level2("quick", sweeps=TINY_SWEEPS)
+    l3 = validation.level3(TINY_L3, tmp_path_factory.mktemp("results"))
+    return l1, l2, l3
+
+
+# --- styles and formats ------------------------------------------------------------------------
+
+
+def test_level2_methods_take_the_colour_of_the_harness_method_they_run():
+    assert validation.level2_style("gd").color == style.method_style("vanilla").color
+    assert validation.level2_style("egd-svd").color == style.method_style("egd-svd").color
+    assert validation.level2_style("egd-rsvd").color == style.method_style("egd-rsvd1").color
+    with pytest.raises(ValueError, match="method"):
+        validation.level2_style("adam")
+
+
+def test_toy_methods_have_one_distinct_colour_each():
+    colours = {m: validation.toy_method_style(m).color for m in toy.METHOD_COLORS}
+    assert len(set(colours.values())) == 3
+    assert validation.toy_method_style("gd", linestyle="--").linestyle == "--"
+    with pytest.raises(ValueError, match="method"):
+        validation.toy_method_style("newton")
+
+
+def test_slopes_are_formatted_with_their_interval_and_censoring():
+    assert validation.fmt_slope((-0.951, -1.052, -0.84)) == "−0.95 [−1.05, −0.84]"
+    assert validation.fmt_slope((0.5, math.nan, math.nan)) == "+0.50"
+    clean = {"reached": (-1.0, -1.2, -0.8), "at_cap": (-1.0, -1.2, -0.8), "n_runs": 4, "n_censored": 0}
+    assert validation.fmt_fit(clean) == "−1.00 [−1.20, −0.80]"
+    censored = {**clean, "at_cap": (-2.0, -2.5, -1.5), "n_censored": 1}
+    text = validation.fmt_fit(censored, never="never reached 95%")
+    assert "1/4 never reached 95%" in text and "−2.00 [−2.50, −1.50] (an upper bound)" in text
+
+
+def test_verdicts_follow_the_censored_slope_rule():
+    clean = {"reached": (-1.05, -1.3, -0.8), "at_cap": (-1.05, -1.3, -0.8), "n_censored": 0}
+    assert validation.verdict(clean, -1.0) is True
+    assert validation.verdict(clean, 0.0) is False
+    censored = {"reached": (-0.5, -0.9, -0.1), "at_cap": (-2.0, -2.5, -1.5), "n_censored": 2}
+    assert validation.verdict(censored, 0.0) is False
+    assert validation.verdict(censored, -3.0) is None
+
+
+def test_checks_table_names_its_number_columns():
+    table = display.checks_table([display.Check("c", True, "1", "2")], header=("prediction", "measured"))
+    assert list(table.header) == ["", "claim", "prediction", "measured"]
+    assert list(display.checks_table([]).header) == ["", "claim", "paper", "ours"]
+    with pytest.raises(ValueError, match="header"):
+        display.checks_table([], header=("one",))
+
+
+# --- level 1 ----------------------------------------------------------------------------------
+
+
+def test_relative_deviation():
+    ref = np.array([[3.0, 4.0], [1.0, 0.0]])
+    np.testing.assert_allclose(validation.relative_deviation(ref, ref + [[0.0, 0.5], [0.0, 0.0]]), [0.1, 0.0])
+    with pytest.raises(ValueError, match="shape"):
+        validation.relative_deviation(ref, ref[:1])
+
+
+def test_level1_torch_matches_numpy_for_every_rule(small_levels):
+    l1 = small_levels[0]
+    assert set(l1.reference) == {"gd", "paper_egd", "egd"}
+    for method in l1.reference:
+        assert l1.reference[method].shape == (51, 2)
+        assert l1.max_deviation(method) <= validation.LEVEL1_TOLERANCE
+    with pytest.raises(ValueError, match="unknown"):
+        validation.level1(steps_per_epoch=3)
+
+
+# --- level 2 ----------------------------------------------------------------------------------
+
+
+def test_plateau_table_marks_censored_runs_at_the_cap():
+    runs = {"gd": {"eps": np.array([0.1, 0.01]), "seed": np.array([0, 0]), "plateau": np.array([20.0, np.nan]),
+                   "max_steps": 500}}
+    table = validation.plateau_table(runs)
+    assert table["method"].tolist() == ["gd", "gd"]
+    assert table["censored"].tolist() == [False, True]
+    assert table["cap"].tolist() == [20.0, 500.0]
+    with pytest.raises(ValueError, match="method"):
+        validation.plateau_table({})
+
+
+def test_median_by_eps_counts_failures_as_never():
+    table = {"method": np.array(["m"] * 5, dtype=object), "eps": np.array([0.1, 0.1, 0.01, 0.01, 0.01]),
+             "epochs": np.array([10.0, 30.0, 100.0, np.nan, np.nan]),
+             "censored": np.array([False, False, False, True, True])}
+    eps, median = validation.median_by_eps(table, "m")
+    assert eps.tolist() == [0.01, 0.1]
+    assert math.isinf(median[0]) and median[1] == 20.0
+    with pytest.raises(ValueError, match="no rows"):
+        validation.median_by_eps(table, "other")
+
+
+def test_level2_predictions_and_tables(small_levels):
+    l2 = small_levels[1]
+    assert set(l2.escape) == set(l2.curves) == set(toy_mlp.TOY_MLP_METHODS)
+    assert abs(l2.toy_slopes["gd"][0] + 1.0) < 0.05  # the toy's GD escape time ~ 1/eps
+    assert l2.toy_slopes["paper_egd"][0] == pytest.approx(0.0)  # the paper's scheme: no eps at all
+    assert set(l2.slopes) == set(toy_mlp.TOY_MLP_METHODS)
+    assert all(times.shape == (2,) for times in l2.half_error.values())
+    assert len(validation.level2_table(l2).rows) == 3
+    assert len(validation.half_error_table(l2).rows) == 3
+    checks = validation.level2_checks(l2)
+    assert len(checks) == 4 and all(c.holds in (True, False, None) for c in checks)
+    with pytest.raises(ValueError, match="escape"):
+        validation.level2("quick", sweeps={"escape": TINY_SWEEPS["escape"]})
+
+
+# --- level 3 ----------------------------------------------------------------------------------
+
+
+def _stub(runs_by_method):
+    return SimpleNamespace(runs_of=lambda method, eps: [SimpleNamespace(epochs_to_threshold=t)
+                                                       for t in runs_by_method[method]])
+
+
+def test_speedup_counts_failures_as_never():
+    assert validation.speedup(_stub({"vanilla": [100, 200], "egd-svd": [10, 20]}), 1.0) == pytest.approx(10.0)
+    assert validation.speedup(_stub({"vanilla": [100], "egd-svd": [None]}), 1.0) == 0.0
+    assert math.isinf(validation.speedup(_stub({"vanilla": [None], "egd-svd": [5]}), 1.0))
+    assert math.isnan(validation.speedup(_stub({"vanilla": [None], "egd-svd": [None]}), 1.0))
+    # two seeds, one failure: the median counting it as never is never
+    assert validation.speedup(_stub({"vanilla": [100, 100], "egd-svd": [5, None]}), 1.0) == 0.0
+
+
+def test_memorisation_time_is_the_first_epoch_at_the_level():
+    level = definitions.MEMORISED_ACCURACY
+    run = SimpleNamespace(train_acc=np.array([0.2, level - 1e-9, level, 1.0]))
+    assert validation.memorisation_time(run) == 3
+    assert validation.memorisation_time(SimpleNamespace(train_acc=np.array([0.5, 0.6]))) is None
+
+
+def test_every_level_feeds_the_summary(small_levels):
+    l1, l2, l3 = small_levels
+    checks = validation.summary_checks(l1, l2, l3)
+    # 3 level-1 rows, 1 + 2 x 2 level-2 rows, 2 slopes + 2 speed-ups + 2 anisotropies at level 3
+    assert len(checks) == 3 + 5 + 6
+    assert all(c.holds in (True, False, None) for c in checks)
+    assert all("$" not in c.claim + c.paper + c.ours for c in checks)  # math only as \( ... \)
+    table = validation.summary_table(checks)
+    assert list(table.header)[2:] == ["prediction", "measured (95% interval)"]
+    assert len(validation.level3_checks(l3)) == 5
+    for table in (validation.settings_table(l2, l3), validation.level3_table(l3), validation.anisotropy_table(l3),
+                  validation.measures_table()):
+        assert table.rows and "<table" in table._repr_html_()
+    relative = l3.anisotropy_points(relative=True)
+    for x, y in relative.values():
+        assert np.median(y[np.isclose(x, 1.0)]) == pytest.approx(1.0)
+
+
+def test_measures_table_uses_the_books_names():
+    names = [row[1] for row in validation.measures_table().rows]
+    assert set(names) - {"half-error time"} <= set(definitions.DEFINITIONS)
+
+
+@pytest.mark.skipif(not COMMITTED.is_dir(), reason="no committed level-3 runs")
+def test_committed_quick_runs_are_loaded_not_trained_and_the_chapter_sentences_hold():
+    profile = anisotropy.PROFILES["quick"]
+    for config in anisotropy.anisotropy_configs(profile):
+        assert find_run(config, COMMITTED) is not None, config
+    l3 = validation.level3("quick", REPO / "results")
+    assert len(l3.runs) == len(anisotropy.anisotropy_configs(profile))
+    failed = [c.claim for c in validation.level3_checks(l3) if c.holds is not True]
+    assert not failed, failed
+    assert validation.speedup(l3, 1.0) > 1
