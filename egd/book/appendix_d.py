@@ -354,11 +354,23 @@ def mixed_rows(rows_by_weight_decay: dict[float, list[StepRow]], baseline_wd: fl
 
 
 def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimizer: str, *,
-                    caption: str = "") -> Table:
-    """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's."""
-    rows = [[run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
-            for k, ms, ratio in step_cost_rows(record, setting, order)]
-    return Table(["method", "ms per step", "vs the baseline"], rows, caption=caption)
+                    rows: list[StepRow] | None = None, caption: str = "") -> Table:
+    """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's; with
+    ``rows``, also the seconds to the threshold they imply (median steps, a failure as +inf, times
+    the milliseconds per step)."""
+    steps = {r.key: r.median_all for r in rows or []}
+    body = []
+    for k, ms, ratio in step_cost_rows(record, setting, order):
+        cells = [run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
+        if rows is not None:
+            median = steps.get(k)
+            cells.append(UNDECIDED_RANGE if median is None else
+                         "never" if math.isinf(median) else f"{median * ms / 1e3:,.1f}")
+        body.append(cells)
+    header = ["method", "ms per step", "vs the baseline"]
+    if rows is not None:
+        header.append("seconds to the threshold (median steps x ms per step)")
+    return Table(header, body, caption=caption)
 
 
 def accuracy_levels(runs: list[RunResult]) -> tuple[float | None, float | None]:

@@ -246,3 +246,13 @@ def test_lowest_accuracy_after_the_threshold():
     table = ad.stability_table([run, fake_run("egd-svd", None, 1, 12, setting="transformer", epochs_run=22)],
                                ad.TRANSFORMER_ORDER, "adam")
     assert table.rows == [["Adam + EGD (exact)", "2/2", "90", "90.0%", "80.0%"]]
+
+
+def test_step_cost_table_with_seconds_to_the_threshold():
+    record = {"settings": {"digits": {"median_ms_per_step": {"vanilla": 10.0, "egd-svd": 40.0, "egd-rsvd8": 20.0,
+                                                             "grokfast": 11.0}}}}
+    rows = ad.step_rows(digits_runs(), ad.digits_paper(), ad.DIGITS_ORDER)
+    table = ad.step_cost_table(record, "digits", ad.DIGITS_ORDER, "adamw", rows=rows)
+    cells = {r[0]: r[-1] for r in table.rows}
+    assert cells["AdamW"] == "450.0" and cells["AdamW + EGD (exact)"] == "22.0"
+    assert cells["AdamW + EGD-RSVD r=8"] == "never"
