@@ -33,15 +33,16 @@ from egd.grokking.config import RunConfig, config_key
 from egd.grokking.store import RunResult
 
 from .definitions import MEMORISED_ACCURACY
-from .display import Check, Table, fmt_epochs, fmt_number
+from .display import Check, Table, fmt_number
 from .style import MethodStyle, method_style
 
-__all__ = ["TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS", "StepRow", "step_summary", "step_rows",
+__all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS", "StepRow", "step_summary", "step_rows",
            "steps_table", "speedup_checks", "fastest", "ordering_holds", "curves", "run_label", "run_style",
            "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
-           "accuracy_levels", "lowest_after_threshold", "stability_table"]
+           "accuracy_levels", "lowest_after_threshold", "stability_table", "PendingMethod", "pending_methods",
+           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -117,6 +118,14 @@ def step_rows(runs: list[RunResult], paper: dict[str, int], order: tuple[str, ..
     return [step_summary(groups[k], k, paper.get(k)) for k in order if k in groups]
 
 
+def fmt_steps(value: float | int | None) -> str:
+    """Optimizer steps for a table cell: ``never`` for None or +inf, else a whole number with thousands
+    separators (a median over an even number of seeds may end in .5; it keeps that one decimal)."""
+    if value is None or math.isinf(value):
+        return "never"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def run_label(key: str, optimizer: str) -> str:
     """``"AdamW"`` for the baseline, ``"AdamW + EGD-RSVD r=16"`` for a method."""
     base = OPTIMIZER_LABELS[optimizer]
@@ -129,18 +138,50 @@ def run_style(key: str, optimizer: str) -> MethodStyle:
     return MethodStyle(style.color, style.linestyle, run_label(key, optimizer))
 
 
-def steps_table(rows: list[StepRow], optimizer: str, *, caption: str = "") -> Table:
-    """Paper's steps beside ours: median (failures as +inf), median of those that reached, min–max, reached/seeds."""
-    body = []
+@dataclass(frozen=True)
+class PendingMethod:
+    """A method of the chapter's configs with no finished run yet: its key, the paper's steps, seeds planned."""
+
+    key: str
+    paper: int | None
+    planned: int
+
+
+def pending_methods(configs: list[RunConfig], runs: list[RunResult], paper: dict[str, int],
+                    order: tuple[str, ...]) -> list[PendingMethod]:
+    """The method keys of ``configs`` (in ``order``) of which no run among ``runs`` has finished."""
+    finished = {labels.method_key(r.config) for r in runs}
+    planned: dict[str, int] = {}
+    for config in configs:
+        key = labels.method_key(config)
+        planned[key] = planned.get(key, 0) + 1
+    return [PendingMethod(k, paper.get(k), planned[k]) for k in order if k in planned and k not in finished]
+
+
+def steps_table(rows: list[StepRow], optimizer: str, *, caption: str = "",
+                pending: list[PendingMethod] = ()) -> Table:
+    """Paper's steps beside ours: median (failures as +inf), median of those that reached, min–max, reached/seeds.
+
+    ``pending``: methods without a finished run, listed (in the paper's order) with the paper's
+    number and "no finished run" where ours would be.
+    """
+    body = {}
     for r in rows:
         spread = UNDECIDED_RANGE if r.min is None else f"{fmt_number(r.min)}–{fmt_number(r.max)}"
-        body.append([run_label(r.key, optimizer), fmt_epochs(r.paper), fmt_epochs(r.median_all),
-                     fmt_epochs(r.median), spread, f"{r.reached}/{r.seeds}"])
+        body[r.key] = [run_label(r.key, optimizer), fmt_steps(r.paper), fmt_steps(r.median_all),
+                       fmt_steps(r.median), spread, f"{r.reached}/{r.seeds}"]
+    for p in pending:
+        body[p.key] = [run_label(p.key, optimizer), fmt_steps(p.paper), NOT_FINISHED, UNDECIDED_RANGE,
+                       UNDECIDED_RANGE, f"0 of {p.planned} finished"]
+    order = [*TRANSFORMER_ORDER, *DIGITS_ORDER]
+    body = [body[k] for k in sorted(body, key=lambda k: order.index(k) if k in order else len(order))]
     return Table(["method", "paper (steps)", "ours: median, a failure as +∞", "median of those that reached",
                   "min–max", "reached / seeds"], body, caption=caption)
 
 
 UNDECIDED_RANGE = "–"
+#: Where ours would be for a method whose runs have not finished.
+NOT_FINISHED = "no finished run"
 
 
 def fastest(values: dict[str, float | int | None]) -> list[str]:
@@ -161,44 +202,58 @@ def _pair(a: float | None, b: float | None) -> bool | None:
     return a < b
 
 
-def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str) -> list[Check]:
+def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
+                   base_paper_steps: int | None = None) -> list[Check]:
     """✓ / ✗ rows: every method needs fewer steps than the baseline (as in the paper), and the fastest method.
 
     Ours is the median over seeds with failures as +inf; a method whose median is a failure
-    fails the claim.
+    fails the claim. Without a baseline row (its runs have not finished) each comparison with
+    it is undecided (–), its paper number ``base_paper_steps`` is still shown, and the fastest
+    method is the fastest of those measured.
     """
     by_key = {r.key: r for r in rows}
-    if "vanilla" not in by_key:
-        raise ValueError("the baseline ('vanilla') has no runs")
-    base = by_key["vanilla"]
+    if not rows:
+        raise ValueError("no rows: no method has a finished run")
+    base = by_key.get("vanilla")
+    base_paper = base_paper_steps if base is None else base.paper
     base_label = OPTIMIZER_LABELS[optimizer]
     checks = []
     for r in rows:
         if r.key == "vanilla":
             continue
-        paper = (None if r.paper is None or base.paper is None
-                 else f"{fmt_epochs(r.paper)} vs {fmt_epochs(base.paper)}")
+        paper = (None if r.paper is None or base_paper is None
+                 else f"{fmt_steps(r.paper)} vs {fmt_steps(base_paper)}")
+        if base is None:  # the baseline's runs have not finished: undecided
+            holds, ours = None, f"{fmt_steps(r.median_all)} vs {NOT_FINISHED}"
+        else:
+            holds = _pair(r.median_all, base.median_all)
+            ours = f"{fmt_steps(r.median_all)} vs {fmt_steps(base.median_all)}"
         checks.append(Check(f"{run_label(r.key, optimizer)} reaches {threshold} in fewer steps than {base_label}",
-                            _pair(r.median_all, base.median_all), paper or "–",
-                            f"{fmt_epochs(r.median_all)} vs {fmt_epochs(base.median_all)}"))
-    paper_best = fastest({r.key: r.paper for r in rows})
+                            holds, paper or "–", ours))
+    paper_best = fastest({**({} if base_paper is None else {"vanilla": base_paper}), **{r.key: r.paper for r in rows}})
     ours_best = fastest({r.key: r.median_all for r in rows})
     holds = None if not ours_best else bool(set(paper_best) & set(ours_best))
-    checks.append(Check(f"the fastest method to {threshold} is the paper's",
+    among = "" if base is not None else f" (among the methods measured; {base_label} alone has no finished run)"
+    checks.append(Check(f"the fastest method to {threshold} is the paper's{among}",
                         holds, " = ".join(run_label(k, optimizer) for k in paper_best) or "–",
                         " = ".join(run_label(k, optimizer) for k in ours_best) or "none reached"))
     return checks
 
 
 def baseline_reach_check(rows: list[StepRow], optimizer: str, threshold: str, budget_steps: int,
-                         needed: int) -> Check:
-    """The baseline reaches the threshold within ``budget_steps`` on at least ``needed`` of its seeds."""
+                         needed: int, *, pending: PendingMethod | None = None) -> Check:
+    """The baseline reaches the threshold within ``budget_steps`` on at least ``needed`` of its seeds;
+    undecided (–) when its runs have not finished (``pending``, from :func:`pending_methods`)."""
     base = next((r for r in rows if r.key == "vanilla"), None)
     if base is None:
-        raise ValueError("the baseline ('vanilla') has no runs")
+        if pending is None or pending.key != "vanilla":
+            raise ValueError("the baseline ('vanilla') has no runs")
+        return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} "
+                     f"steps on at least {needed} of {pending.planned} seeds", None,
+                     fmt_steps(pending.paper) + " steps (one run)", f"{NOT_FINISHED} (0 of {pending.planned})")
     return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} steps "
                  f"on at least {needed} of {base.seeds} seeds", base.reached >= needed,
-                 fmt_epochs(base.paper) + " steps (one run)", f"{base.reached}/{base.seeds} seeds")
+                 fmt_steps(base.paper) + " steps (one run)", f"{base.reached}/{base.seeds} seeds")
 
 
 def ordering_holds(rows: list[StepRow]) -> bool | None:
@@ -308,7 +363,7 @@ def fastest_statement(rows: list[StepRow], optimizer: str, threshold: str) -> st
     by_key = {r.key: r for r in rows}
 
     def names(keys, value):
-        return " and ".join(f"{run_label(k, optimizer)} ({fmt_epochs(value(k))} steps)" for k in keys)
+        return " and ".join(f"{run_label(k, optimizer)} ({fmt_steps(value(k))} steps)" for k in keys)
 
     if ours:
         text = (f"Fewest steps to {threshold} (median over seeds, a failure as +inf): "
@@ -338,7 +393,7 @@ def ordering_checks(named_rows: dict[str, list[StepRow]]) -> list[Check]:
     for name, rows in named_rows.items():
         if not rows:
             continue
-        ours = "; ".join(f"{run_label(r.key, 'adamw')} {fmt_epochs(r.median_all)}" for r in rows)
+        ours = "; ".join(f"{run_label(r.key, 'adamw')} {fmt_steps(r.median_all)}" for r in rows)
         checks.append(Check(f"{name}: every EGD variant needs fewer steps than Grokfast, and Grokfast fewer than "
                             f"AdamW alone", ordering_holds(rows), PAPER_ORDERING, ours))
     return checks
@@ -358,19 +413,39 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
     """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's; with
     ``rows``, also the seconds to the threshold they imply (median steps, a failure as +inf, times
     the milliseconds per step)."""
-    steps = {r.key: r.median_all for r in rows or []}
+    seconds = seconds_to_threshold(record, setting, rows or [])
     body = []
     for k, ms, ratio in step_cost_rows(record, setting, order):
         cells = [run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
         if rows is not None:
-            median = steps.get(k)
-            cells.append(UNDECIDED_RANGE if median is None else
-                         "never" if math.isinf(median) else f"{median * ms / 1e3:,.1f}")
+            sec = seconds.get(k)
+            cells.append(UNDECIDED_RANGE if sec is None else "never" if math.isinf(sec) else f"{sec:,.1f}")
         body.append(cells)
     header = ["method", "ms per step", "vs the baseline"]
     if rows is not None:
         header.append("seconds to the threshold (median steps x ms per step)")
     return Table(header, body, caption=caption)
+
+
+def seconds_to_threshold(record: dict, setting: str, rows: list[StepRow]) -> dict[str, float]:
+    """Per method key with a row and a timed step: median steps (a failure as +inf) x median seconds per step."""
+    medians = record["settings"][setting]["median_ms_per_step"]
+    return {r.key: r.median_all * medians[r.key] / 1e3 for r in rows if r.key in medians}
+
+
+def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, optimizer: str,
+                    threshold: str) -> str:
+    """One sentence for the chapter's conclusion: the fewest steps (ours and the paper's) and, with the
+    step benchmark's ``record``, the fewest seconds on this CPU (steps x the measured cost of a step)."""
+    text = fastest_statement(rows, optimizer, threshold)
+    if record is None or setting not in record.get("settings", {}):
+        return text
+    seconds = seconds_to_threshold(record, setting, rows)
+    best = fastest(seconds)
+    if best:
+        names = " and ".join(f"{run_label(k, optimizer)} ({seconds[k]:,.0f} s)" for k in best)
+        text = text[:-1] + f". Fewest seconds on this CPU (median steps x ms per step): {names}."
+    return text
 
 
 def accuracy_levels(runs: list[RunResult]) -> tuple[float | None, float | None]:

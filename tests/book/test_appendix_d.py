@@ -256,3 +256,46 @@ def test_step_cost_table_with_seconds_to_the_threshold():
     cells = {r[0]: r[-1] for r in table.rows}
     assert cells["AdamW"] == "450.0" and cells["AdamW + EGD (exact)"] == "22.0"
     assert cells["AdamW + EGD-RSVD r=8"] == "never"
+
+
+def test_a_baseline_without_finished_runs_is_listed_and_leaves_its_verdicts_undecided():
+    configs = runsets.transformer_configs()
+    runs = [fake_run(m, r, s, e, setting="transformer") for m, r, e in
+            (("egd-svd", None, 56), ("grokfast", None, 130), ("egd-rsvd", 36, 55)) for s in range(3)]
+    pending = ad.pending_methods(configs, runs, ad.transformer_paper(), ad.TRANSFORMER_ORDER)
+    assert pending == [ad.PendingMethod("vanilla", 55_780, 3)]
+    rows = ad.step_rows(runs, ad.transformer_paper(), ad.TRANSFORMER_ORDER)
+    table = ad.steps_table(rows, "adam", pending=pending)
+    assert [r[0] for r in table.rows] == ["Adam", "Adam + Grokfast-EMA", "Adam + EGD (exact)", "Adam + EGD-RSVD r=36"]
+    assert table.rows[0][1:3] == ["55,780", ad.NOT_FINISHED] and table.rows[0][-1] == "0 of 3 finished"
+    checks = ad.speedup_checks(rows, "adam", "95%", base_paper_steps=55_780)
+    vs_base = [c for c in checks if "fewer steps than Adam" in c.claim]
+    assert len(vs_base) == 3 and all(c.holds is None for c in vs_base)
+    assert vs_base[0].paper == "910 vs 55,780" and vs_base[0].ours == f"1,170 vs {ad.NOT_FINISHED}"
+    best = checks[-1]
+    assert best.holds is False and "among the methods measured" in best.claim
+    assert best.paper == "Adam + Grokfast-EMA" and best.ours == "Adam + EGD-RSVD r=36"
+    reach = ad.baseline_reach_check(rows, "adam", "95%", 100_000, 2, pending=pending[0])
+    assert reach.holds is None and reach.ours == f"{ad.NOT_FINISHED} (0 of 3)"
+    with pytest.raises(ValueError, match="no runs"):
+        ad.baseline_reach_check(rows, "adam", "95%", 100_000, 2)
+    assert ad.pending_methods(configs, runs + [fake_run("vanilla", None, 0, None, setting="transformer")],
+                              ad.transformer_paper(), ad.TRANSFORMER_ORDER) == []
+
+
+def test_steps_are_whole_numbers_with_separators():
+    assert ad.fmt_steps(1201.5) == "1,201.5" and ad.fmt_steps(1170.0) == "1,170" and ad.fmt_steps(55_780) == "55,780"
+    assert ad.fmt_steps(None) == "never" and ad.fmt_steps(math.inf) == "never"
+
+
+def test_fastest_summary_names_steps_and_seconds():
+    record = {"settings": {"digits": {"median_ms_per_step": {"vanilla": 10.0, "egd-svd": 100.0, "egd-rsvd8": 20.0,
+                                                             "grokfast": 11.0}}}}
+    rows = ad.step_rows(digits_runs(), ad.digits_paper(), ad.DIGITS_ORDER)
+    seconds = ad.seconds_to_threshold(record, "digits", rows)
+    assert seconds["egd-svd"] == pytest.approx(55.0) and seconds["grokfast"] == pytest.approx(1750 * 0.011)
+    assert math.isinf(seconds["egd-rsvd8"])
+    text = ad.fastest_summary(rows, record, "digits", "adamw", "85%")
+    assert text.startswith("Fewest steps to 85%") and "AdamW + EGD (exact) (550 steps)" in text
+    assert text.endswith("Fewest seconds on this CPU (median steps x ms per step): AdamW + Grokfast-EMA (19 s).")
+    assert ad.fastest_summary(rows, None, "digits", "adamw", "85%") == ad.fastest_statement(rows, "adamw", "85%")
