@@ -101,3 +101,12 @@ def test_cli_mnist_dir_sets_the_environment(tmp_path, monkeypatch):
     import os
 
     assert os.environ[MNIST_ENV] == str(tmp_path)
+
+
+def test_digits_budget_is_shorter_at_the_default_weight_decay_only():
+    from egd.grokking import runsets
+
+    low = runsets.digits_config("vanilla", None, 0, 0.01)
+    high = runsets.digits_config("vanilla", None, 0, 2.0)
+    assert low.max_epochs * 5 == 20_000 and high.max_epochs * 5 == 100_000
+    assert high == make_config("digits", "vanilla", seed=0, weight_decay=2.0, patience=runsets.DIGITS_PATIENCE)
