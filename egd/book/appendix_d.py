@@ -42,7 +42,7 @@ __all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
            "accuracy_levels", "lowest_after_threshold", "stability_table", "PendingMethod", "pending_methods",
-           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary"]
+           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -296,6 +296,13 @@ def train_size(config: RunConfig) -> int:
     return config.n_train
 
 
+def step_budget(configs: list[RunConfig]) -> int:
+    """The most optimizer steps any of ``configs`` may train (``max_epochs`` x steps per epoch)."""
+    if not configs:
+        raise ValueError("configs must hold at least one config")
+    return max(c.max_epochs * (train_size(c) // c.batch_size) for c in configs)
+
+
 def missing_runs(configs: list[RunConfig], runs: list[RunResult]) -> list[str]:
     """The variant keys and seeds of ``configs`` that have no finished run among ``runs``."""
     done = {r.key for r in runs}
@@ -346,9 +353,13 @@ def settings_table(settings: dict[str, list[RunConfig]], *, caption: str = "") -
         rows["weight decay: baseline; with a method"].append(
             f"{values(base_runs, wd, '{:g}'.format)}; {values(method_runs, wd, '{:g}'.format)}")
         rows["threshold (test accuracy)"].append(f"{base.threshold:.0%}")
-        budget = lambda c: c.max_epochs * spe
-        rows["step budget: baseline; with a method"].append(
-            f"{values(base_runs, budget, '{:,}'.format)}; {values(method_runs, budget, '{:,}'.format)}")
+        def budgets(configs):  # by weight decay where the budget depends on it
+            pairs = sorted({(c.weight_decay, c.max_epochs * spe) for c in configs})
+            if len({b for _, b in pairs}) == 1:
+                return f"{pairs[0][1]:,}"
+            return ", ".join(f"{b:,} at weight decay {wd:g}" for wd, b in pairs)
+
+        rows["step budget: baseline; with a method"].append(f"{budgets(base_runs)}; {budgets(method_runs)}")
         rows["EGD transforms"].append(transformed[base.model])
         rows["Grokfast-EMA"].append(f"alpha {base.grokfast_alpha:g}, lambda {base.grokfast_lamb:g}")
         rows["switch-off at the threshold"].append("yes" if base.switch_off else "no")

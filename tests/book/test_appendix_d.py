@@ -151,7 +151,8 @@ def test_settings_table_reads_the_configs():
     rows = {r[0]: r[1:] for r in table.rows}
     assert rows["batch, steps per epoch"] == ["512, 9", "200, 5"]
     assert rows["weight decay: baseline; with a method"] == ["0; 0.005", "0.01, 2; 0.01, 2"]
-    assert rows["step budget: baseline; with a method"] == ["100,008; 20,007", "100,000; 100,000"]
+    both = "20,000 at weight decay 0.01, 100,000 at weight decay 2"
+    assert rows["step budget: baseline; with a method"] == ["100,008; 20,007", f"{both}; {both}"]
     assert "warm-up 10 steps" in rows["optimizer"][0] and rows["optimizer"][1].startswith("AdamW")
     assert rows["training / test examples"] == ["4,704 / the rest", "1,000 / the rest"]
     with pytest.raises(ValueError, match="no configs"):
@@ -299,3 +300,11 @@ def test_fastest_summary_names_steps_and_seconds():
     assert text.startswith("Fewest steps to 85%") and "AdamW + EGD (exact) (550 steps)" in text
     assert text.endswith("Fewest seconds on this CPU (median steps x ms per step): AdamW + Grokfast-EMA (19 s).")
     assert ad.fastest_summary(rows, None, "digits", "adamw", "85%") == ad.fastest_statement(rows, "adamw", "85%")
+
+
+def test_step_budget_per_weight_decay():
+    assert ad.step_budget([runsets.digits_config("vanilla", None, 0, 0.01)]) == 20_000
+    assert ad.step_budget([runsets.digits_config(m, r, 0, 2.0) for m, r in runsets.DIGITS_METHODS]) == 100_000
+    assert ad.step_budget(runsets.transformer_configs()) == 100_008
+    with pytest.raises(ValueError, match="at least one"):
+        ad.step_budget([])
