@@ -13,8 +13,15 @@ Saheb Pasand & Dohmatob, ICLR 2026), so every singular direction moves at the sa
 * :mod:`egd.defaults` — every default, in one place.
 
 ``import egd`` loads this library only (torch and numpy). The paper's training harness is
-:mod:`egd.grokking`, the validation against the toy model :mod:`egd.validation`, the
-benchmarks :mod:`egd.bench`.
+:mod:`egd.grokking`, the validation against the toy model ``egd.validation``, the
+benchmarks ``egd.bench``.
+
+Examples:
+    >>> import torch, egd
+    >>> G = torch.tensor([[3.0, 0.0], [0.0, 0.1]])
+    >>> egd.orthogonalize(G)  # both singular directions now move at the same speed
+    tensor([[1., 0.],
+            [0., 1.]])
 """
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version

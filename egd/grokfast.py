@@ -16,8 +16,27 @@ __all__ = ["GrokfastEMA"]
 class GrokfastEMA:
     """Holds the EMA ``h`` of ``params``' gradients; call it between ``backward()`` and ``step()``.
 
-    ``h <- alpha h + (1 - alpha) g; g <- g + lamb h`` (Lee et al. 2024). ``h`` starts at the
-    first gradient seen. Parameters without a gradient at a call are skipped.
+    ``h <- alpha h + (1 - alpha) g; g <- g + lamb h`` (Lee et al. 2024), the baseline of the
+    paper's comparisons, through :func:`egd.grokfast_ema_`. ``h`` starts at the first gradient
+    seen. Parameters without a gradient at a call are skipped.
+
+    Args:
+        params: the parameters whose gradients are filtered (at least one).
+        alpha: EMA decay in ``[0, 1]``.
+        lamb: amplification ``>= 0`` of the slow component.
+
+    Raises:
+        ValueError: ``params`` empty, ``alpha`` or ``lamb`` out of range; ``load_state_dict``
+            with a state for another number of parameters.
+
+    Examples:
+        >>> import torch, egd
+        >>> W = torch.nn.Parameter(torch.zeros(2))
+        >>> grokfast = egd.GrokfastEMA([W], alpha=0.5, lamb=2.0)
+        >>> W.grad = torch.ones(2)
+        >>> grokfast()  # first call: h = g, so g <- g + 2 g
+        >>> W.grad
+        tensor([3., 3.])
     """
 
     def __init__(

@@ -6,7 +6,8 @@ r"""EGD as an optimizer: one in-place core, three ways to use it.
 
 All three call :func:`orthogonalize_grads_` with the same :class:`EGDOptions`, i.e. the
 keyword options of :func:`egd.orthogonalize` (``method``, ``rank``, ``n_iter``,
-``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``).
+``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``,
+``spectral_cutoff``).
 Each selected gradient is viewed as a matrix ``(shape[0], -1)`` (conv weights
 ``(out, in*kh*kw)``), replaced by ``U V^T`` (paper eq. 11) and written back in place.
 
@@ -35,7 +36,24 @@ __all__ = ["EGDOptions", "orthogonalize_grads_", "EGD", "attach", "EGDHook"]
 
 @dataclasses.dataclass(frozen=True)
 class EGDOptions:
-    """The keyword options of :func:`egd.orthogonalize`, validated once at construction."""
+    """The keyword options of :func:`egd.orthogonalize`, validated once at construction.
+
+    The fields and their defaults are those of :func:`egd.orthogonalize` (from
+    :mod:`egd.defaults`); :class:`EGD`, :func:`attach` and :func:`orthogonalize_grads_` build one
+    from their keyword arguments.
+
+    Raises:
+        ValueError: an option :func:`egd.orthogonalize` rejects, or ``check_finite`` not a bool.
+
+    Examples:
+        >>> import egd
+        >>> egd.EGDOptions(method="rsvd", rank=64).rank
+        64
+        >>> egd.EGDOptions(method="rsvd")
+        Traceback (most recent call last):
+        ...
+        ValueError: rank must be an int >= 1 for method='rsvd', got None
+    """
 
     method: str | None = None
     rank: int | None = None
@@ -45,11 +63,13 @@ class EGDOptions:
     ns_steps: int = D.DEFAULT_NS_STEPS
     ns_coefficients: Any = D.DEFAULT_NS_COEFFICIENTS
     check_finite: bool = D.DEFAULT_CHECK_FINITE
+    spectral_cutoff: float | None = None
 
     def __post_init__(self) -> None:
         validate_orthogonalize_options(
             method=self.method, rank=self.rank, n_iter=self.n_iter, oversampling=self.oversampling,
             rtol=self.rtol, ns_steps=self.ns_steps, ns_coefficients=self.ns_coefficients,
+            spectral_cutoff=self.spectral_cutoff,
         )
         if not isinstance(self.check_finite, bool):
             raise ValueError(f"check_finite must be a bool, got {self.check_finite!r}")
@@ -82,12 +102,30 @@ def orthogonalize_grads_(
     options: EGDOptions | None = None,
     **kwargs: Any,
 ) -> None:
-    """In place: ``p.grad <- U V^T`` of ``as_matrix(p.grad)`` for every ``p`` with a gradient.
+    """In place: ``p.grad <- U V^T`` of ``as_matrix(p.grad)`` for every ``p`` with a gradient (paper Eq. 11).
+
+    The functional form, for custom training loops: call it between ``backward()`` and the
+    optimizer's step.
 
     Args:
         params: tensors with ``ndim >= 2`` (parameters without ``.grad`` are skipped).
         generator: seeds rsvd's sketches.
         options: an :class:`EGDOptions`; or give its fields as keyword arguments.
+
+    Raises:
+        ValueError: a parameter with ``ndim < 2`` or a sparse gradient, a non-finite gradient
+            (when ``check_finite``), both ``options`` and keyword options, or an unknown or
+            invalid option.
+
+    Examples:
+        >>> import torch, egd
+        >>> W = torch.nn.Parameter(torch.zeros(3, 2))
+        >>> W.grad = torch.tensor([[2.0, 0.0], [0.0, 0.5], [0.0, 0.0]])
+        >>> egd.orthogonalize_grads_([W], method="svd")
+        >>> W.grad
+        tensor([[1., 0.],
+                [0., 1.],
+                [0., 0.]])
     """
     if options is None:
         options = EGDOptions.from_kwargs(kwargs)
@@ -118,8 +156,12 @@ class _Switchable:
     def switch_off_if(self, metric: float | Tensor, threshold: float = D.DEFAULT_SWITCH_OFF_THRESHOLD) -> bool:
         """Disable the transform for good once ``metric > threshold``; return ``enabled``.
 
-        Call it after each evaluation with the validation accuracy (paper: 0.95). A tensor
-        metric is read once here (outside ``step()``).
+        Call it after each evaluation with the validation accuracy (Algorithm 1; the default
+        threshold is :data:`egd.defaults.DEFAULT_SWITCH_OFF_THRESHOLD`). A tensor metric is read
+        once here (outside ``step()``).
+
+        Raises:
+            ValueError: ``threshold`` not a finite float, or ``metric`` NaN.
         """
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
             raise ValueError(f"threshold must be a finite float, got {threshold!r}")
@@ -163,13 +205,29 @@ class EGD(Optimizer, _Switchable):
         enabled: start with the transform on (Algorithm 1 turns it off).
         generator: seeds rsvd's sketches.
         **options: :class:`EGDOptions` fields (``method``, ``rank``, ``n_iter``,
-            ``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``).
+            ``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``,
+            ``spectral_cutoff``). With an L2 term in the loss, ``rank`` (e.g. the batch
+            size) or ``spectral_cutoff`` keep the weight-decay-only directions from
+            getting unit steps, for runs where exact EGD stalls; see :func:`egd.orthogonalize`.
 
-    Example::
+    Raises:
+        TypeError: ``optimizer`` is not a ``torch.optim.Optimizer``.
+        ValueError: ``optimizer`` is already an :class:`EGD`, ``params`` holds a tensor the
+            optimizer does not own or with ``ndim < 2``, ``enabled`` is not a bool, or an
+            option is unknown or invalid.
 
-        opt = egd.EGD(torch.optim.SGD(model.parameters(), lr=0.7))
-        ...; loss.backward(); opt.step(); opt.zero_grad()
-        opt.switch_off_if(val_acc)      # Algorithm 1: plain steps once val_acc > 0.95
+    Examples:
+        >>> import torch, egd
+        >>> _ = torch.manual_seed(0)
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> opt = egd.EGD(torch.optim.SGD(model.parameters(), lr=0.1))
+        >>> loss = model(torch.randn(16, 4)).square().mean()
+        >>> loss.backward(); opt.step(); opt.zero_grad()
+        >>> opt.switch_off_if(0.99)  # Algorithm 1: above the threshold, plain SGD steps from now on
+        False
+
+    The threshold of ``switch_off_if`` defaults to
+    :data:`egd.defaults.DEFAULT_SWITCH_OFF_THRESHOLD`.
 
     ``step(closure)`` evaluates the closure once, transforms, then steps the inner optimizer
     without it (re-evaluating optimizers such as LBFGS are not supported).
@@ -284,7 +342,20 @@ class EGD(Optimizer, _Switchable):
 
 
 class EGDHook(_Switchable):
-    """Handle returned by :func:`attach`: ``enabled``, ``switch_off_if`` and ``remove()``."""
+    """Handle returned by :func:`attach`: ``enabled``, ``switch_off_if`` and ``remove()``.
+
+    Not constructed directly.
+
+    Raises:
+        ValueError: from ``switch_off_if``, as :meth:`EGD.switch_off_if`.
+
+    Examples:
+        >>> import torch, egd
+        >>> hook = egd.attach(torch.optim.SGD([torch.nn.Parameter(torch.zeros(3, 2))], lr=0.1))
+        >>> hook.enabled, hook.switch_off_if(0.5), hook.switch_off_if(1.0)
+        (True, True, False)
+        >>> hook.remove()
+    """
 
     def __init__(self, params: list[Tensor], options: EGDOptions, generator: torch.Generator | None, enabled: bool):
         self.egd_params = params
@@ -319,6 +390,21 @@ def attach(
     plain steps, ``hook.switch_off_if(val_acc)`` implements Algorithm 1. The optimizer object
     is unchanged, so code that holds it (schedulers, checkpoints) keeps working; the hook's
     ``enabled`` flag is not part of the optimizer's ``state_dict``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a ``torch.optim.Optimizer``.
+        ValueError: as :class:`EGD`.
+
+    Examples:
+        >>> import torch, egd
+        >>> W = torch.nn.Parameter(torch.zeros(3, 2))
+        >>> sgd = torch.optim.SGD([W], lr=1.0)
+        >>> hook = egd.attach(sgd, method="svd")
+        >>> W.grad = torch.tensor([[2.0, 0.0], [0.0, 0.5], [0.0, 0.0]])
+        >>> sgd.step()  # the step sees U V^T, not the raw gradient
+        >>> torch.equal(W.data, -torch.eye(3, 2))
+        True
+        >>> hook.remove()  # plain SGD steps again
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")

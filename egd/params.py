@@ -17,6 +17,14 @@ def as_matrix(t: Tensor) -> Tensor:
     Linear ``(out, in)`` stays as is; a conv weight ``(out, in, kh, kw)`` becomes
     ``(out, in * kh * kw)``, one row per output channel. The result is a view when the
     tensor is contiguous, so writing into it writes into ``t``.
+
+    Raises:
+        ValueError: ``t`` has fewer than 2 dimensions.
+
+    Examples:
+        >>> import torch, egd
+        >>> egd.as_matrix(torch.zeros(8, 3, 2, 2)).shape  # a conv weight (out, in, kh, kw)
+        torch.Size([8, 12])
     """
     if t.ndim < 2:
         raise ValueError(f"tensor must have ndim >= 2 to be a matrix, got shape {tuple(t.shape)}")
@@ -42,8 +50,23 @@ def select_params(
             selected.
 
     With neither ``names`` nor ``modules``: every parameter with ``ndim >= min_ndim`` (the
-    default of the wrappers). With both: parameters matching either. Order follows
-    ``model.named_parameters()``; trainable parameters only.
+    default of the wrappers, :data:`egd.defaults.DEFAULT_MIN_NDIM`). With both: parameters
+    matching either. Order follows ``model.named_parameters()``; trainable parameters only.
+
+    Returns:
+        The selected parameters, a list.
+
+    Raises:
+        ValueError: ``min_ndim`` not an int ``>= 2``, a pattern or module entry matching
+            nothing, or a ``modules`` entry that is neither a module nor a module class.
+
+    Examples:
+        >>> import torch, egd
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> [tuple(p.shape) for p in egd.select_params(model)]  # weights, not biases
+        [(8, 4), (2, 8)]
+        >>> [tuple(p.shape) for p in egd.select_params(model, names=["0.*"])]
+        [(8, 4)]
     """
     if isinstance(min_ndim, bool) or not isinstance(min_ndim, int) or min_ndim < 2:
         raise ValueError(f"min_ndim must be an int >= 2, got {min_ndim!r}")

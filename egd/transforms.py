@@ -12,6 +12,12 @@ EGD (paper eq. 11) replaces a layer's gradient ``G = U S V^T`` (thin SVD) by
 every nonzero singular value set to 1, singular vectors kept. Rank-deficient ``G`` uses the
 Moore–Penrose pseudo-inverse: singular values ``<= rtol * s_max`` are dropped, so ``G = 0``
 maps to 0 and nothing is ever divided by zero.
+
+Two options cut directions on purpose (not for numerical reasons): ``rank=k`` keeps the top
+``k`` singular directions, ``spectral_cutoff=c`` keeps those with ``s > c * s_max``; the rest
+get no step at all. They are for gradients that are a low-rank data part plus a small
+full-rank part, such as the paper's L2 term ``wd * W`` inside the loss: exact ``U V^T`` gives
+the directions only weight decay acts on the same unit step as the data's directions.
 """
 from __future__ import annotations
 
@@ -103,6 +109,7 @@ def validate_orthogonalize_options(
     rtol: float | None,
     ns_steps: int,
     ns_coefficients,
+    spectral_cutoff: float | None = None,
 ) -> None:
     """Raise ``ValueError`` naming the first bad option of :func:`orthogonalize`."""
     if method is not None and method not in D.METHODS:
@@ -111,25 +118,45 @@ def validate_orthogonalize_options(
         if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise ValueError(f"rank must be an int >= 1 for method='rsvd', got {rank!r}")
     elif rank is not None:
-        raise ValueError(f"rank is only used by method='rsvd'; got rank={rank!r} with method={method!r}")
+        if method == "newton_schulz":
+            raise ValueError(f"rank is not available with method='newton_schulz' (it cannot single out "
+                             f"directions); got rank={rank!r}")
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank must be None or an int >= 1, got {rank!r}")
+    if spectral_cutoff is not None:
+        if method == "newton_schulz":
+            raise ValueError(f"spectral_cutoff is not available with method='newton_schulz'; "
+                             f"got spectral_cutoff={spectral_cutoff!r}")
+        if (isinstance(spectral_cutoff, bool) or not isinstance(spectral_cutoff, (int, float))
+                or not 0.0 <= spectral_cutoff < 1.0):
+            raise ValueError(f"spectral_cutoff must be None or a float in [0, 1), got {spectral_cutoff!r}")
     for name, value in (("n_iter", n_iter), ("oversampling", oversampling)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     if rtol is not None:
         resolve_rtol(rtol, 1, 1, torch.float32)
+        if method == "gram" and rtol < D.GRAM_RTOL_FLOOR:
+            raise ValueError(f"rtol must be >= {D.GRAM_RTOL_FLOOR:g} (egd.defaults.GRAM_RTOL_FLOOR) for method='gram', "
+                             f"which cannot resolve smaller singular values; got {rtol!r} (method='svd' or None "
+                             f"honours it)")
     ns_schedule(ns_steps, ns_coefficients)
 
 
-def _orth_svd(X: Tensor, tol: float) -> Tensor:
+def _orth_svd(X: Tensor, tol: float, top: int | None = None) -> Tensor:
     U, S, Vh = torch.linalg.svd(X, full_matrices=False)
     keep = S > tol * S[..., :1]  # S is sorted descending: S[..., 0] is the largest
+    if top is not None:
+        keep = keep & (torch.arange(S.shape[-1], device=S.device) < top)
     return (U * keep.unsqueeze(-2).to(U.dtype)) @ Vh
 
 
-def _gram_inverse_sqrt(Xd: Tensor, tol: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Eigenpairs of ``Xd^T Xd`` and the pseudo-inverse square roots ``w`` of the kept ones."""
+def _gram_inverse_sqrt(Xd: Tensor, tol: float, top: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Eigenpairs of ``Xd^T Xd`` and the pseudo-inverse square roots ``w`` of the kept ones
+    (at most the ``top`` largest when given)."""
     lam, V = torch.linalg.eigh(Xd.mT @ Xd)  # ascending eigenvalues = squared singular values
     keep = lam > (tol * tol) * lam[..., -1:]
+    if top is not None:
+        keep = keep & (torch.arange(lam.shape[-1], device=lam.device) >= lam.shape[-1] - top)
     w = torch.where(keep, lam.clamp_min(torch.finfo(lam.dtype).tiny).rsqrt(), torch.zeros_like(lam))
     return lam, V, w
 
@@ -150,7 +177,18 @@ def _gram_float32_resolves(lam: Tensor, tol: float) -> bool:
     return bool((resolved | dropped).all())
 
 
-def _orth_gram(X: Tensor, tol: float) -> Tensor:
+def _gram_float32_separates(lam: Tensor, top: int) -> bool:
+    """Whether a float32 ``eigh`` can tell the ``top`` largest eigenvalues from the rest: the
+    last kept one and the first dropped one must differ by more than the eigenvalue noise."""
+    k = lam.shape[-1]
+    if top >= k:
+        return True
+    eps = torch.finfo(torch.float32).eps
+    gap = lam[..., k - top] - lam[..., k - top - 1]
+    return bool((gap > k * eps * lam[..., -1]).all())
+
+
+def _orth_gram(X: Tensor, tol: float, top: int | None = None) -> Tensor:
     # Work with the smaller Gram matrix: for tall X (m >= n), U V^T = X (X^T X)^(-1/2);
     # a wide X is transposed first. Forming X^T X squares the condition number, so a float32
     # eigh is accurate only for well-conditioned X: it is tried first (about twice as fast
@@ -160,8 +198,8 @@ def _orth_gram(X: Tensor, tol: float) -> Tensor:
     Xt = X.mT if wide else X
     tol = max(tol, D.GRAM_RTOL_FLOOR)
     if Xt.dtype == torch.float32 and D.GRAM_FLOAT32_MAX_CONDITION > 0:
-        lam, V, w = _gram_inverse_sqrt(Xt, tol)
-        if _gram_float32_resolves(lam, tol):
+        lam, V, w = _gram_inverse_sqrt(Xt, tol, top)
+        if _gram_float32_resolves(lam, tol) and (top is None or _gram_float32_separates(lam, top)):
             Y = Xt @ ((V * w.unsqueeze(-2)) @ V.mT)  # one (m, n) product; the rest is (n, n)
             # One Newton-Schulz step maps each singular value s of Y to s (3 - s^2) / 2: the
             # float32 error of the small eigenvalues (relative error eps32 * cond) becomes
@@ -169,7 +207,7 @@ def _orth_gram(X: Tensor, tol: float) -> Tensor:
             Y = (Y @ (Y.mT @ Y)).mul_(-0.5).add_(Y, alpha=1.5)
             return Y.mT if wide else Y
     Xd = Xt.to(D.GRAM_DTYPE)
-    _, V, w = _gram_inverse_sqrt(Xd, tol)
+    _, V, w = _gram_inverse_sqrt(Xd, tol, top)
     Y = Xd @ ((V * w.unsqueeze(-2)) @ V.mT)
     return Y.mT if wide else Y
 
@@ -221,8 +259,13 @@ def orthogonalize(
     ns_steps: int = D.DEFAULT_NS_STEPS,
     ns_coefficients=D.DEFAULT_NS_COEFFICIENTS,
     check_finite: bool = D.DEFAULT_CHECK_FINITE,
+    spectral_cutoff: float | None = None,
 ) -> Tensor:
-    r"""EGD's update direction ``U V^T`` for ``G = U S V^T`` (paper eq. 11).
+    r"""EGD's update direction :math:`U V^\top` for :math:`G = U S V^\top` (paper Eq. 11).
+
+    :math:`(G G^\top)^{-1/2} G = U V^\top`: every nonzero singular value set to 1, the singular
+    vectors kept. Rank-deficient ``G`` uses the Moore–Penrose pseudo-inverse: singular values
+    ``<= rtol * s_max`` are dropped, so ``G = 0`` maps to 0.
 
     Args:
         G: gradient, shape ``(..., m, n)``; any real floating dtype and device. bf16/fp16
@@ -230,36 +273,82 @@ def orthogonalize(
         method: ``"svd"`` (exact thin SVD), ``"gram"`` (exact: inverse square root of the
             smaller Gram matrix ``G^T G`` or ``G G^T`` by float64 ``eigh``), ``"rsvd"``
             (paper Algorithm 3, needs ``rank``), ``"newton_schulz"`` (polar factor by
-            iterations). ``None``: the device's exact default,
-            ``defaults.DEFAULT_METHOD_BY_DEVICE`` (measured by ``python -m egd.bench``).
-        rank: rsvd only: number of singular directions kept (``G~ = U_r V_r^T``).
-        n_iter: rsvd power (subspace) iterations, paper: 2.
-        oversampling: rsvd extra random directions (paper: 0); they sharpen the range
+            iterations). One of :data:`egd.defaults.METHODS`. ``None``: the device's exact
+            default, :data:`egd.defaults.DEFAULT_METHOD_BY_DEVICE` (measured by
+            ``python -m egd.bench``).
+        rank: number of singular directions kept, the largest ones (``G~ = U_r V_r^T``).
+            Required by rsvd; optional for the exact methods (``svd``, ``gram``, ``None``),
+            where it truncates exactly: the top ``rank`` directions get the unit step, the
+            rest none. Use it when you know how many directions carry the data, e.g. the
+            mini-batch size ``B`` for a first layer (its data gradient ``sum_i d_i x_i^T``
+            has rank ``<= B``) when the loss holds an L2 term and exact EGD stalls (training
+            accuracy climbing, test accuracy at chance). The cut directions get no step at
+            all, weight decay's included: on sparse parity (100, 3) ``rank=32`` grokked on
+            10 of 10 seeds where exact EGD stalled on 2, on (400, 2) it was about 5x slower
+            than exact EGD (book chapter "When exact EGD stalls"), so it is not a default.
+        n_iter: rsvd power (subspace) iterations, ``>= 0``; the default
+            (:data:`egd.defaults.DEFAULT_RSVD_N_ITER`) is the paper's.
+        oversampling: rsvd extra random directions, ``>= 0`` (the paper uses none,
+            :data:`egd.defaults.DEFAULT_RSVD_OVERSAMPLING`); they sharpen the range
             estimate but are not part of the output.
         rtol: pseudo-inverse tolerance: singular values ``<= rtol * max`` are dropped.
             ``None``: ``max(m, n) * eps`` of the input's precision. ``gram`` never resolves
-            below ``defaults.GRAM_RTOL_FLOOR``. Not used by ``newton_schulz``.
+            below :data:`egd.defaults.GRAM_RTOL_FLOOR`: an explicit smaller ``rtol`` with
+            ``method="gram"`` is an error, and ``method=None`` uses ``svd`` then. Not used
+            by ``newton_schulz``.
         generator: rsvd's random sketch; pass a seeded ``torch.Generator`` for
             reproducibility (samples are drawn on the generator's device).
         ns_steps, ns_coefficients: Newton–Schulz steps and ``(a, b, c)`` per step (one triple,
-            or a list with the last repeated); default: the convergent cubic iteration.
+            or a list with the last repeated); default: the convergent cubic iteration
+            (:data:`egd.defaults.CUBIC_NS_COEFFICIENTS`, :data:`egd.defaults.DEFAULT_NS_STEPS`
+            steps).
         check_finite: raise ``ValueError`` on NaN/inf (one host sync on GPU).
+        spectral_cutoff: relative spectral cutoff in ``[0, 1)``: directions with singular
+            value ``<= spectral_cutoff * s_max`` get no step. Unlike ``rtol`` (numerical
+            rank: which singular values are zero up to rounding) this is a modelling
+            choice: it drops directions whose gradient is small but real. Use it when the
+            loss holds an L2 term ``0.5 wd ||W||^2`` and ``wd * ||W||_2`` is well below the
+            data gradient's singular values: exact EGD then gives each direction that only
+            weight decay acts on a unit step (``lr`` per step along each). The value is
+            problem-specific (0.01 suited sparse parity (100, 3) and slowed (400, 2) about
+            8x). ``None`` or 0: no cut. Not used by ``newton_schulz``.
 
     Returns:
-        ``U V^T`` with ``G``'s shape, dtype and device. ``||U V^T||_F^2 = rank(G)``; ``G = 0``
-        gives 0.
+        ``U V^T`` with ``G``'s shape, dtype and device. ``||U V^T||_F^2 = rank(G)`` (or the
+        number of kept directions under ``rank`` / ``spectral_cutoff``); ``G = 0`` gives 0.
 
     Raises:
-        ValueError: bad option or non-finite ``G``, naming the parameter.
+        TypeError: ``G`` is not a tensor.
+        ValueError: bad option (unknown ``method``, ``rsvd`` without ``rank`` or ``rank`` with
+            ``newton_schulz``, a negative count, ``rtol`` or ``spectral_cutoff`` outside
+            ``[0, 1)``, malformed
+            ``ns_coefficients``), ``G`` with fewer than 2 dimensions or not floating point, or
+            non-finite ``G``; the message names the parameter.
+
+    Examples:
+        >>> import torch, egd
+        >>> G = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+        >>> Q = egd.orthogonalize(G, method="svd")
+        >>> torch.linalg.svdvals(Q)
+        tensor([1.0000, 1.0000, 1.0000, 1.0000])
+        >>> torch.allclose(Q, egd.orthogonalize(G, method="gram"), atol=1e-5)
+        True
+        >>> torch.allclose(Q, egd.orthogonalize(G, method="rsvd", rank=4), atol=1e-5)
+        True
+        >>> egd.orthogonalize(torch.randn(3, 8, 5)).shape  # a batch of three 8 x 5 matrices
+        torch.Size([3, 8, 5])
     """
     validate_orthogonalize_options(
         method=method, rank=rank, n_iter=n_iter, oversampling=oversampling, rtol=rtol,
-        ns_steps=ns_steps, ns_coefficients=ns_coefficients,
+        ns_steps=ns_steps, ns_coefficients=ns_coefficients, spectral_cutoff=spectral_cutoff,
     )
     _check_matrix(G, "G", check_finite)
+    m, n = G.shape[-2:]
+    tol = resolve_rtol(rtol, m, n, G.dtype)
     if method is None:
         method = D.default_method(G.device)
-    m, n = G.shape[-2:]
+        if method == "gram" and tol < D.GRAM_RTOL_FLOOR:
+            method = "svd"  # gram would drop singular values that rtol keeps
     if G.numel() == 0:
         return torch.zeros_like(G)
     X = G.to(_working_dtype(G.dtype))
@@ -267,11 +356,13 @@ def orthogonalize(
     # norms of huge or tiny inputs away from overflow and underflow.
     amax = X.abs().amax(dim=(-2, -1), keepdim=True)
     X = X / torch.where(amax > 0, amax, torch.ones_like(amax))
-    tol = resolve_rtol(rtol, m, n, G.dtype)
+    if spectral_cutoff is not None:
+        tol = max(tol, float(spectral_cutoff))
+    top = rank if rank is not None and rank < min(m, n) else None
     if method == "svd":
-        Y = _orth_svd(X, tol)
+        Y = _orth_svd(X, tol, top)
     elif method == "gram":
-        Y = _orth_gram(X, tol)
+        Y = _orth_gram(X, tol, top)
     elif method == "rsvd":
         Y = _orth_rsvd(X, tol, rank, n_iter, oversampling, generator)
     else:
@@ -293,7 +384,21 @@ def column_normalize(
     Args:
         G: gradient, shape ``(..., m, n)``.
         dim: dimension the norm reduces over (``-1`` or ``-2``).
-        floor: ``> 0``; norms below it are replaced by it (paper: 0.01), so zero rows stay 0.
+        floor: finite, ``> 0``; norms below it are replaced by it (the default,
+            :data:`egd.defaults.DEFAULT_COLUMN_NORM_FLOOR`, is the paper's), so zero rows stay 0.
+
+    Returns:
+        A tensor of ``G``'s shape, dtype and device.
+
+    Raises:
+        ValueError: ``G`` not a floating-point matrix or batch, ``dim`` not one of the last
+            two dimensions, or ``floor`` not a finite positive float.
+
+    Examples:
+        >>> import torch, egd
+        >>> egd.column_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.001]]))
+        tensor([[0.6000, 0.8000],
+                [0.0000, 0.1000]])
     """
     _check_matrix(G, "G", check_finite=False)
     if dim not in (-1, -2, G.ndim - 1, G.ndim - 2):
@@ -306,7 +411,21 @@ def column_normalize(
 
 
 def grokfast_ema_init(grads: Sequence[Tensor]) -> list[Tensor]:
-    """Initial Grokfast state: a copy of the first gradients (Grokfast's convention)."""
+    """Initial Grokfast state: a copy of the first gradients (Grokfast's convention).
+
+    Args:
+        grads: the first gradients, any shapes.
+
+    Returns:
+        A list of detached copies, one per gradient, to pass as ``ema`` to
+        :func:`grokfast_ema_`.
+
+    Examples:
+        >>> import torch, egd
+        >>> egd.grokfast_ema_init([torch.ones(2, 2)])[0]
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
     return [g.detach().clone() for g in grads]
 
 
@@ -326,8 +445,23 @@ def grokfast_ema_(
     Args:
         grads: gradients, modified in place.
         ema: running averages, same shapes, modified in place.
-        alpha: EMA decay in ``[0, 1]`` (paper: 0.98).
-        lamb: amplification ``>= 0`` of the slow component (paper: 2.0).
+        alpha: EMA decay in ``[0, 1]`` (the default, :data:`egd.defaults.DEFAULT_GROKFAST_ALPHA`,
+            is the value of the paper's comparisons).
+        lamb: amplification ``>= 0`` of the slow component (default
+            :data:`egd.defaults.DEFAULT_GROKFAST_LAMB`, likewise).
+
+    Raises:
+        ValueError: ``alpha`` or ``lamb`` out of range, ``ema`` not holding one tensor of the
+            same shape per gradient.
+
+    Examples:
+        >>> import torch, egd
+        >>> grads = [torch.ones(2, 2)]
+        >>> ema = egd.grokfast_ema_init(grads)
+        >>> egd.grokfast_ema_(grads, ema, alpha=0.5, lamb=2.0)
+        >>> grads[0]  # g + lamb * (0.5 h + 0.5 g) = 1 + 2 * 1
+        tensor([[3., 3.],
+                [3., 3.]])
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be a float in [0, 1], got {alpha!r}")

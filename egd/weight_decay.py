@@ -25,7 +25,26 @@ __all__ = ["l2_penalty"]
 
 
 def l2_penalty(params: Iterable[Tensor], wd: float) -> Tensor:
-    """``0.5 * wd * sum_W ||W||_F^2`` over ``params``: add it to the loss (paper's L2)."""
+    r"""The paper's L2 term :math:`\frac{1}{2}\,\mathrm{wd} \sum_W \lVert W \rVert_F^2`: add it to the loss.
+
+    In the loss, the decay is part of the gradient and passes through the EGD transform;
+    an optimizer's own ``weight_decay`` acts after it instead (see :class:`egd.EGD`).
+
+    Args:
+        params: the tensors to decay (at least one).
+        wd: weight-decay coefficient, finite and ``>= 0``.
+
+    Returns:
+        A 0-dimensional tensor.
+
+    Raises:
+        ValueError: ``wd`` out of range or ``params`` empty.
+
+    Examples:
+        >>> import torch, egd
+        >>> egd.l2_penalty([torch.ones(2, 2)], wd=1.0)
+        tensor(2.)
+    """
     if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not (wd >= 0 and math.isfinite(wd)):
         raise ValueError(f"wd must be a finite float >= 0, got {wd!r}")
     params = list(params)

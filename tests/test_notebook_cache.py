@@ -54,3 +54,37 @@ def test_a_package_edit_drops_the_cached_execution_of_the_chapters_that_import_i
     assert notebook_cache.invalidate_stale(cache_dir, **kwargs) == ["a"]
     assert cache.get_cached_project_nb(str(book / "a.md")) is None
     assert cache.get_cached_project_nb(str(book / "b.md")) is not None
+
+
+def test_a_changed_result_file_drops_the_cached_execution_of_the_pages_that_summarise_results(tmp_path):
+    from jupyter_cache import get_cache
+
+    root = tmp_path / "repo"
+    (root / "egd").mkdir(parents=True)
+    (root / "egd" / "core.py").write_text("X = 1\n")
+    (root / "notebooks").mkdir()
+    results = root / "results"
+    results.mkdir()
+    (results / "run.json").write_text('{"epochs_to_threshold": 100}')
+    page = root / "book" / "intro.md"
+    page.parent.mkdir()
+    cache = get_cache(str(tmp_path / "cache"))
+
+    def cache_page():
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import egd", execution_count=1)]),
+                       page)
+        cache.cache_notebook_file(page, check_validity=False, overwrite=True)
+        cache.add_nb_to_project(str(page))
+
+    kwargs = dict(notebooks=root / "notebooks", book_notebooks=root / "notebooks", root=root, pages=(page,),
+                  results=results)
+    cache_page()
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["intro"]  # no stamps yet
+    cache_page()
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == []
+    (results / "run.json").write_text('{"epochs_to_threshold": 4000}')  # a result changes
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["intro"]
+    assert cache.get_cached_project_nb(str(page)) is None
+    cache_page()
+    (results / "new.json").write_text("{}")  # a result is added
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["intro"]

@@ -23,6 +23,8 @@ NOTEBOOKS = REPO / "notebooks"
 CACHE_PATH = BOOK / "_build" / ".jupyter_cache"
 MYST_READER = {"name": "myst_nb_md", "type": "plugin"}
 NOTEBOOK_TIMEOUT_S = 1800
+#: Pages of the book outside ``notebooks/`` that are executed notebooks too (their tables are computed).
+BOOK_PAGES = ("intro", "status")
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +52,7 @@ def test_every_notebook_is_in_the_book():
 
 
 def test_notebooks_are_text_notebooks_with_one_title():
-    for path in NOTEBOOKS.glob("*.md"):
+    for path in [*NOTEBOOKS.glob("*.md"), *(BOOK / f"{page}.md" for page in BOOK_PAGES)]:
         text = path.read_text()
         assert text.startswith("---\njupytext:"), f"{path.name}: missing jupytext header"
         assert "kernelspec:" in text.split("---")[1], f"{path.name}: missing kernelspec"
@@ -60,16 +62,27 @@ def test_notebooks_are_text_notebooks_with_one_title():
         assert len(titles) - titles_in_code == 1, f"{path.name}: needs exactly one H1 title"
 
 
+def test_executed_pages_are_in_the_book():
+    toc = (BOOK / "_toc.yml").read_text()
+    for page in BOOK_PAGES:
+        assert re.search(rf"(root|file):\s*{page}\s*$", toc, flags=re.MULTILINE), f"{page} is not in _toc.yml"
+
+
+def page_path(name: str) -> Path:
+    """The source the book reads for a chapter (through the symlink book/notebooks -> ../notebooks)
+    or for one of :data:`BOOK_PAGES`."""
+    return BOOK / f"{name}.md" if name in BOOK_PAGES else BOOK / "notebooks" / f"{name}.md"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", toc_notebooks())
+@pytest.mark.parametrize("name", [*toc_notebooks(), *BOOK_PAGES])
 def test_notebook_executes_in_quick_profile(name, monkeypatch, fresh_cache):
     from jupyter_cache import get_cache
     from jupyter_cache.executors import load_executor
 
     monkeypatch.setenv("EGD_PROFILE", "quick")
     cache = get_cache(str(CACHE_PATH))
-    # the book reads notebooks through its symlink book/notebooks -> ../notebooks
-    uri = str((BOOK / "notebooks" / f"{name}.md").absolute())
+    uri = str(page_path(name).absolute())
     cache.add_nb_to_project(uri, read_data=MYST_READER)
     executor = load_executor("local-serial", cache=cache)
     result = executor.run_and_cache(filter_uris=[uri], timeout=NOTEBOOK_TIMEOUT_S)

@@ -10,6 +10,10 @@ A chapter that imports ``egd`` depends on all of ``egd`` (and on ``toymodel`` to
 imports :mod:`egd.validation` or :mod:`egd.book`, which import it); one that imports
 ``toymodel`` depends on ``toymodel``.
 
+The book's pages outside ``notebooks/`` that are executed (:data:`PAGES`: the landing page's
+findings, the status page's scoreboard) summarise the committed results, so their digest also
+covers every file under ``results/``: a new or changed result file executes them again.
+
 Usage: ``python tools/notebook_cache.py CACHE_DIR`` (the Makefile and the notebook tests
 call it; it prints one line per chapter it invalidated).
 """
@@ -27,6 +31,9 @@ NOTEBOOKS = REPO / "notebooks"
 BOOK_NOTEBOOKS = REPO / "book" / "notebooks"  # the book reads the chapters through this symlink
 STAMPS = "package-stamps.json"
 PACKAGES = ("egd", "toymodel")
+#: Executed pages of the book outside notebooks/ (read by the book where they are); they read results/.
+PAGES = (REPO / "book" / "intro.md", REPO / "book" / "status.md")
+RESULTS = REPO / "results"
 
 
 def imported_packages(text: str) -> set[str]:
@@ -49,12 +56,23 @@ def package_digest(packages: set[str], root: Path = REPO) -> str:
     return digest.hexdigest()
 
 
+def folder_digest(folder: Path) -> str:
+    """sha256 over the relative paths and bytes of every file under ``folder`` (empty if missing)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).is_dir() else ():
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book_notebooks: Path = BOOK_NOTEBOOKS,
-                     root: Path = REPO) -> list[str]:
-    """Remove the cached execution of every chapter whose package digest changed; return their names.
+                     root: Path = REPO, pages: tuple[Path, ...] = PAGES, results: Path = RESULTS) -> list[str]:
+    """Remove the cached execution of every chapter whose package digest changed, and of every
+    page of ``pages`` whose package or ``results`` digest changed; return their names.
 
     ``notebooks``: the chapters' sources; ``book_notebooks``: the folder the cache knows
-    them by; ``root``: where the packages are.
+    them by; ``root``: where the packages are; ``pages``: executed pages read where they are.
     """
     cache_dir = Path(cache_dir)
     if not cache_dir.exists():
@@ -65,9 +83,14 @@ def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book
     stamp_path = cache_dir / STAMPS
     stamps = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     dropped = []
-    for path in sorted(Path(notebooks).glob("*.md")):
-        uri = str((Path(book_notebooks) / path.name).absolute())
+    sources = [(path, Path(book_notebooks) / path.name, False) for path in sorted(Path(notebooks).glob("*.md"))]
+    sources += [(path, path, True) for path in pages if path.is_file()]
+    results_digest = folder_digest(results) if any(reads for *_, reads in sources) else ""
+    for path, where, reads_results in sources:
+        uri = str(where.absolute())
         digest = package_digest(imported_packages(path.read_text()), root)
+        if reads_results:
+            digest += ":" + results_digest
         if stamps.get(path.stem) == digest:
             continue
         try:
@@ -86,4 +109,5 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tools/notebook_cache.py CACHE_DIR")
     for name in invalidate_stale(sys.argv[1]):
-        print(f"[notebook cache] {name}: package code changed, will execute again")
+        print(f"[notebook cache] {name}: package code (or, for a page that reads them, the results) changed, "
+              "will execute again")

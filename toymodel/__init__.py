@@ -7,7 +7,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
-# analytic theory (issue 3): sympy derivations in .symbolic, numerics below
+# analytic theory: sympy derivations in .symbolic, numerics below
 from . import (
     experiments,
     symbolic,
@@ -26,7 +26,7 @@ from .same_distribution import (
     moments,
 )
 
-# finite-sample simulation (issue 4): exact samplers, finite-n optimisers, experiments
+# finite-sample simulation: exact samplers, finite-n optimisers, experiments
 from .sampling import sample_equi, sample_shift_test, sample_train
 from .simulate import misclassification_rate, sufficient_statistics, train_trajectory
 from .train_moments import truncated_moments

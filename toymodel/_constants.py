@@ -51,6 +51,16 @@ DEFAULT_MAX_STEPS = 10**8
 #: Exhaustive plateau scans evaluate closed forms in chunks growing from MIN to MAX steps.
 SCAN_CHUNK_MIN = 1024
 SCAN_CHUNK_MAX = 1 << 20
+#: Work bound of the exact plateau searches (a few seconds each): the linear methods test
+#: every step only while their fast mode still moves (at most this many steps; beyond it
+#: the iterates run along a line, where the error changes at most once and is bisected),
+#: and EGD, a nonlinear map iterated in Python, runs at most ``EGD_EXACT_STEP_LIMIT``
+#: steps. A search that would need more raises ValueError naming the parameter.
+EXHAUSTIVE_STEP_LIMIT = 1 << 20
+EGD_EXACT_STEP_LIMIT = 1 << 21
+#: The fast mode counts as settled once its amplitude is below this fraction of the
+#: iterate's size: below float64 resolution, so the rest of the path is a line.
+FAST_MODE_SETTLED = 1e-17
 
 THETA_SHIFT_RANGE = (0.0, math.pi / 2)  # open interval, Section 3
 THETA_EQUI_RANGE = (0.0, math.pi)  # (0, pi], Appendix A.3 and test_error

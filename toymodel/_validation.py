@@ -13,7 +13,12 @@ from ._constants import (
 
 
 def _finite(name: str, x) -> np.ndarray:
-    arr = np.asarray(x, dtype=float)
+    if isinstance(x, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a finite number or array, got {x!r}")
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number or array, got {x!r}") from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {x!r}")
     return arr
@@ -95,6 +100,21 @@ def convergent(name: str, factor: np.ndarray, *, what: str) -> None:
             f"{name} is too large: the iteration diverges, |{what}| = {abs(float(bad))!r} >= 1 "
             f"(allowed: |{what}| < 1)"
         )
+
+
+def stable_step(x, eta, *, what: str) -> None:
+    """A linear iteration ``v <- (1 - x) v`` with ``x = c eta lambda > 0`` converges iff ``x < 2``.
+
+    Checked on ``x`` itself, not on the rounded factor ``1 - x``: a tiny ``x`` (``eps = 1e-300``)
+    makes ``1 - x`` round to 1 but is a slow contraction, not a divergence. The message names
+    ``eta`` and its limit ``2 eta / x``.
+    """
+    x, eta = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(eta, dtype=float))
+    ok = x < 2
+    if not np.all(ok):
+        bad_x, bad_eta = float(x[~ok].flat[0]), float(eta[~ok].flat[0])
+        raise ValueError(f"eta must be < {2 * bad_eta / bad_x:.6g} here ({what} < 2, else the iteration diverges), "
+                         f"got eta={bad_eta!r} ({what} = {bad_x:.6g})")
 
 
 def convention_factor(convention: str) -> float:

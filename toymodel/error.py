@@ -40,14 +40,46 @@ def _error_from_angles(psi, w1, w2, eps, formula):
 
 
 def test_error(w, *, eps, theta, formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
-    """Test error of w (Theorem 1, Eq. 7; Eq. 19 of Appendix A.3 is the same expression).
+    r"""Test error of the weights ``w`` (Theorem 1, Eq. 7; Eq. 19 of Appendix A.3 is the same expression).
 
-    E(w) = min(1, arccos(r_w)/arccos(r)), r_w = w1/sqrt(w1^2 + eps w2^2),
-    r = cos(theta)/sqrt(cos^2 theta + eps sin^2 theta) for ``formula="theorem1"``; the
-    default ``"geometric"`` agrees with it when w2 sin(theta) >= 0 and is exact otherwise.
+    The test set is :math:`z \sim N(0, \mathrm{diag}(1, \epsilon))` conditioned on
+    :math:`(z^\top e_1)(z^\top v) \le 0`, :math:`v = (\cos\theta, \sin\theta)`. Eq. (7) reads
+    :math:`E(w) = \min(1, \arccos(r_w)/\arccos(r))` with
+    :math:`r_w = w_1/\sqrt{w_1^2 + \epsilon w_2^2}` and
+    :math:`r = \cos\theta/\sqrt{\cos^2\theta + \epsilon \sin^2\theta}` (``formula="theorem1"``).
+    It only sees :math:`|w_2|`; the default ``"geometric"`` is the exact probability of a sign
+    mismatch for every ``w``, and agrees with Eq. (7) whenever :math:`w_2 \sin\theta \ge 0`.
+    ``w = 0`` has error 1.
 
-    w: array (..., 2); eps > 0, theta in (0, pi] broadcast against w[..., 0].
-    Returns an array of the broadcast shape, values in [0, 1].
+    Parameters
+    ----------
+    w : array_like, shape (..., 2)
+        Weight vectors.
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    theta : float or array_like
+        Test direction, :math:`\theta \in (0, \pi]`.
+    formula : {"geometric", "theorem1"}
+
+    Returns
+    -------
+    ndarray
+        Errors in [0, 1], of the broadcast shape of ``w[..., 0]``, ``eps`` and ``theta``.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` is not of shape (..., 2), ``eps`` is not positive, ``theta`` is outside
+        :math:`(0, \pi]`, or ``formula`` is unknown.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> print(f"{toymodel.test_error((1.0, 0.5), eps=0.01, theta=math.pi / 4):.4f}")
+    0.5012
+    >>> [float(toymodel.test_error((1.0, -1.0), eps=0.01, theta=math.pi / 4, formula=f))
+    ...  for f in ("geometric", "theorem1")]
+    [0.0, 1.0]
     """
     check.choice("formula", formula, ERROR_FORMULAS)
     w = check.vector2("w", w)
@@ -58,9 +90,39 @@ def test_error(w, *, eps, theta, formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
 
 def test_error_curve(k, *, eps, eta, s, theta, u, method=DEFAULT_METHOD,
                      convention=DEFAULT_CONVENTION_SECTION3, formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
-    """E(w(k)) along the large-n iterates of ``mean_trajectory`` (Theorem 1 curve).
+    r"""Test error :math:`E(w(k))` along the large-:math:`n` iterates (the curve of Theorem 1).
 
-    theta in (0, pi/2) (Section 3). Broadcasting as in ``mean_trajectory`` plus theta.
+    The iterates are those of :func:`mean_trajectory` (Eq. 6, Eq. 9 or normalised GD), their
+    error that of :func:`test_error` (Eq. 7).
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Step counts, :math:`k \ge 0`.
+    eps, eta, s, u, method, convention
+        As in :func:`mean_trajectory`.
+    theta : float or array_like
+        Test direction of Section 3, :math:`\theta \in (0, \pi/2)`.
+    formula : {"geometric", "theorem1"}
+        As in :func:`test_error`.
+
+    Returns
+    -------
+    ndarray
+        Errors in [0, 1], of the broadcast shape of all arguments (``u`` without its last axis).
+
+    Raises
+    ------
+    ValueError
+        For the arguments :func:`mean_trajectory` and :func:`test_error` reject, or ``theta``
+        outside :math:`(0, \pi/2)`.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> toymodel.test_error_curve([0, 1000, 5000], eps=0.01, eta=0.1, s=1.0, theta=math.pi / 4,
+    ...                           u=(0.0, 3.0)).round(3)
+    array([1.   , 1.   , 0.033])
     """
     theta = check.theta_shift(theta)
     mu, nu = mean_trajectory(k, eps=eps, eta=eta, s=s, u=u, method=method, convention=convention)

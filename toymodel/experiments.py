@@ -1,7 +1,8 @@
 """Experiments that put the toy-model theory to the test on finite samples.
 
-Each function samples data (:mod:`toymodel.sampling`), runs an optimiser
-(:mod:`toymodel.simulate`), measures the test error on a held-out sample and puts the
+Each function samples data (:func:`toymodel.sample_train`, :func:`toymodel.sample_shift_test`,
+:func:`toymodel.sample_equi`), runs an optimiser (:func:`toymodel.train_trajectory`),
+measures the test error on a held-out sample and puts the
 matching analytic prediction beside it. Results are *tables*: ``dict[str, np.ndarray]``
 of equal-length 1-D columns (one row per record), so notebooks only plot and print.
 
@@ -9,7 +10,16 @@ The theory is read from the package namespace at call time (``toymodel.test_erro
 and friends, written by the theory modules), so this module imports without it.
 
 Plateau length, measured and predicted alike, is the first ``k`` whose test error is
-below ``PLATEAU_THRESHOLD`` (0.99).
+below :data:`PLATEAU_THRESHOLD`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from toymodel import experiments
+>>> float(experiments.plateau_from_curve(np.arange(4), np.array([1.0, 1.0, 0.5, 0.2])))
+2.0
+>>> print(f"{experiments.loglog_slope([1, 10, 100], [3, 30, 300]):.3f}")
+1.000
 """
 
 from __future__ import annotations
@@ -61,9 +71,10 @@ __all__ = [
     "cached_table",
 ]
 
+#: A table: equal-length 1-D columns by name, one row per record.
 Table = dict[str, np.ndarray]
 
-# Section 3 / Figure 6 setting (the issue's acceptance configuration)
+# Section 3 / Figure 6 setting (the configuration the finite-sample check of Theorem 1 uses)
 EPS = 0.01
 S = 1.0
 THETA = math.pi / 4
@@ -71,6 +82,7 @@ ETA = 0.1
 U = (0.0, 3.0)
 N_TRAIN = 200_000
 N_TEST = 200_000
+#: A plateau ends at the first step whose test error is below this.
 PLATEAU_THRESHOLD = 0.99
 # step budget: start at this multiple of the predicted plateau, double until the
 # measured curve crosses the threshold, never beyond MAX_STEPS
@@ -159,8 +171,8 @@ def shift_curve(
 ) -> Table:
     """Test-error curve of one run in the distribution-shift case, beside Theorem 1.
 
-    Train on ``n_train`` points of :func:`toymodel.sampling.sample_train`, measure the
-    error of ``w(k)`` on ``n_test`` points of :func:`toymodel.sampling.sample_shift_test`
+    Train on ``n_train`` points of :func:`toymodel.sample_train`, measure the
+    error of ``w(k)`` on ``n_test`` points of :func:`toymodel.sample_shift_test`
     (column ``error``) at ``k = 0, every, 2 every, ..., steps`` and put beside it
 
     * ``theorem1``: ``toymodel.test_error_curve(..., formula="theorem1")``, Eq. (7)
@@ -502,11 +514,11 @@ def finite_n_error_sd(n: int, *, eps: float, s: float = S, theta: float = THETA)
 def shift_acceptance(
     seeds: Sequence[int], *, n: int = N_TRAIN, steps: int = 5000, tol: float = 0.01, **setting
 ) -> Table:
-    """The issue's acceptance check, one row per seed (full-batch GD, ``n`` train and test).
+    """Finite-sample check of Theorem 1 in the Figure 6 setting, one row per seed (full-batch GD, ``n`` train and test).
 
-    Columns: ``seed``, ``max_dev`` (max over ``k <= steps`` of |simulated error -
-    Theorem 1|), ``max_dev_at_w`` (|simulated error - Eq. 7 applied to the simulated
-    ``w(k)``|: test-sample noise only), ``within_tol`` (``max_dev <= tol``),
+    Columns: ``seed``, ``max_dev`` (max over ``k <= steps`` of the absolute difference between
+    the simulated error and Theorem 1), ``max_dev_at_w`` (the same difference with Eq. 7 applied
+    to the simulated ``w(k)``: test-sample noise only), ``within_tol`` (``max_dev <= tol``),
     ``measured``, ``predicted`` (plateaus, first k below ``PLATEAU_THRESHOLD``),
     ``nu_ols`` (the run's ``w_ols^(2)``, the main source of ``max_dev``).
     """

@@ -20,7 +20,8 @@ from . import _validation as check
 from ._constants import CONVENTIONS, DEFAULT_CONVENTION_SECTION3, DEFAULT_METHOD, METHODS
 from .train_moments import truncated_moments
 
-__all__ = ["mean_trajectory", "linear_factors", "validated_problem"]
+__all__ = ["mean_trajectory", "linear_factors", "linear_rates", "validated_problem", "pow_one_minus",
+           "log_abs_one_minus"]
 
 
 def validated_problem(*, eps, eta, s, u, method, convention):
@@ -28,8 +29,9 @@ def validated_problem(*, eps, eta, s, u, method, convention):
 
     Raises ValueError for eps <= 0, eta <= 0, s < 0, u not of shape (..., 2), unknown
     method/convention, or a step size for which the linear iteration diverges
-    (|1 - c eta m2| >= 1 or |1 - c eta eps| >= 1 for gd, |1 - c eta| >= 1 for paper_egd;
-    egd moves a fixed distance eta per step and never diverges).
+    (c eta m2 >= 2 or c eta eps >= 2 for gd, c eta >= 2 for paper_egd: the factors
+    1 - c eta m2, ... leave (-1, 1); egd moves a fixed distance eta per step and never
+    diverges). A tiny c eta eps (eps = 1e-300) is a slow contraction, not a divergence.
     """
     check.choice("method", method, METHODS)
     check.choice("convention", convention, CONVENTIONS)
@@ -40,11 +42,27 @@ def validated_problem(*, eps, eta, s, u, method, convention):
     m1, m2 = truncated_moments(s)
     c = check.convention_factor(convention)
     if method == "gd":
-        check.convergent("eta", 1 - c * eta * m2, what=f"1 - {c:g} eta m2")
-        check.convergent("eta", 1 - c * eta * eps, what=f"1 - {c:g} eta eps")
+        check.stable_step(c * eta * m2, eta, what=f"{c:g} eta m2")
+        check.stable_step(c * eta * eps, eta, what=f"{c:g} eta eps")
     elif method == "paper_egd":
-        check.convergent("eta", 1 - c * eta, what=f"1 - {c:g} eta")
+        check.stable_step(c * eta + 0 * eps, eta, what=f"{c:g} eta")
     return eps, eta, s, u[..., 0], u[..., 1], m1, m2
+
+
+def pow_one_minus(x, k) -> np.ndarray:
+    """``(1 - x)**k`` for integer ``k >= 0``, accurate for tiny ``x``: ``exp(k log1p(-x))`` where
+    ``0 <= x < 1`` (``1 - x`` itself would round to 1 for ``x < 1e-16``), the plain power else."""
+    x, k = np.asarray(x, dtype=float), np.asarray(k, dtype=float)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        small = np.exp(k * np.log1p(-np.where(x < 1, x, 0.0)))
+        return np.where(x < 1, small, np.power(1 - x, k))
+
+
+def log_abs_one_minus(x) -> np.ndarray:
+    """``log|1 - x|`` for ``0 <= x < 2`` (``log1p(-x)`` below 1): the per-step log-contraction."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x < 1, np.log1p(-np.where(x < 1, x, 0.0)), np.log(np.abs(1 - x)))
 
 
 def linear_factors(*, eps, eta, s, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3):
@@ -58,6 +76,15 @@ def linear_factors(*, eps, eta, s, method=DEFAULT_METHOD, convention=DEFAULT_CON
         return 1 - c * eta * m2, 1 - c * eta * eps
     a = 1 - c * eta + 0 * eps * m2
     return a, a
+
+
+def linear_rates(*, eps, eta, m2, c, method):
+    """``(x_alpha, x_beta)`` with ``alpha = 1 - x_alpha``, ``beta = 1 - x_beta`` (gd / paper_egd):
+    kept as ``x`` so that tiny rates survive (see :func:`pow_one_minus`)."""
+    if method == "gd":
+        return c * eta * m2, c * eta * eps
+    x = c * eta + 0 * eps * m2
+    return x, x
 
 
 def _egd_run(kmax: int, eps: float, eta: float, m1: float, m2: float, mu: float, nu: float, record):
@@ -80,23 +107,63 @@ def _egd_run(kmax: int, eps: float, eta: float, m1: float, m2: float, mu: float,
 
 
 def mean_trajectory(k, *, eps, eta, s, u, method=DEFAULT_METHOD, convention=DEFAULT_CONVENTION_SECTION3):
-    """Large-n iterates (mu_k, nu_k) after k steps from w(0) = u (Eq. 6, 9 and normalised GD).
+    r"""Large-:math:`n` iterates :math:`w(k) = (\mu_k, \nu_k)` after ``k`` steps from :math:`w(0) = u` (Lemma 1).
 
-    k: non-negative integers (array). eps, eta, s: arrays; u: array (..., 2). Everything
-    broadcasts against each other (u without its last axis). Returns (mu, nu), each of the
-    broadcast shape. method in ("gd", "paper_egd", "egd"), convention in ("half", "full").
+    With :math:`\hat\Sigma \to \mathrm{diag}(m_2, \epsilon)` the gradient is
+    :math:`g(w) = c\,(m_2 \mu - m_1, \epsilon \nu)`, :math:`c = 1` (``convention="half"``,
+    Section 3) or 2 (``"full"``, Appendix A.3):
+
+    * ``"gd"``: :math:`\mu_k = \alpha^k u_1 + (1 - \alpha^k) m_1/m_2`, :math:`\nu_k = \beta^k u_2`,
+      :math:`\alpha = 1 - c\eta m_2`, :math:`\beta = 1 - c\eta\epsilon` (Eq. 4-6);
+    * ``"paper_egd"``: the paper's accelerated scheme :math:`w \leftarrow w - \eta \Sigma^{-1} g`
+      (Eq. 9), both factors equal to :math:`1 - c\eta`;
+    * ``"egd"``: EGD proper (Eq. 11 on the :math:`1 \times 2` gradient), i.e. normalised gradient
+      descent :math:`w \leftarrow w - \eta g/\lVert g \rVert`; no closed form, iterated exactly.
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Step counts, :math:`k \ge 0`.
+    eps : float or array_like
+        Variance of the second coordinate, :math:`\epsilon > 0`.
+    eta : float or array_like
+        Step size, :math:`\eta > 0`; for ``"gd"`` and ``"paper_egd"`` small enough that the
+        iteration converges (:math:`|\alpha|, |\beta| < 1`).
+    s : float or array_like
+        Truncation level of the train marginal, :math:`s \ge 0`.
+    u : array_like, shape (..., 2)
+        Initial weights.
+    method : {"gd", "paper_egd", "egd"}
+    convention : {"half", "full"}
+
+    Returns
+    -------
+    mu, nu : ndarray
+        The two coordinates, each of the broadcast shape of ``k``, ``eps``, ``eta``, ``s`` and
+        ``u[..., 0]``.
+
+    Raises
+    ------
+    ValueError
+        If ``eps`` or ``eta`` is not positive, ``s`` is negative, ``k`` is not a non-negative
+        integer, ``u`` is not of shape (..., 2), ``method`` or ``convention`` is unknown, or the
+        linear iteration diverges for this ``eta``.
+
+    Examples
+    --------
+    >>> import toymodel
+    >>> mu, nu = toymodel.mean_trajectory([0, 10, 100], eps=0.01, eta=0.1, s=1.0, u=(0.0, 3.0))
+    >>> print(mu.round(3), nu.round(3))
+    [0.    0.571 0.604] [3.    2.97  2.714]
     """
     eps, eta, s, u1, u2, m1, m2 = validated_problem(eps=eps, eta=eta, s=s, u=u, method=method,
                                                     convention=convention)
     k = check.steps("k", k)
     c = check.convention_factor(convention)
     if method in ("gd", "paper_egd"):
-        if method == "gd":
-            alpha, beta = 1 - c * eta * m2, 1 - c * eta * eps
-        else:
-            alpha = beta = 1 - c * eta
+        xa, xb = linear_rates(eps=eps, eta=eta, m2=m2, c=c, method=method)
         w1 = m1 / m2
-        ak, bk = np.power(alpha, k), np.power(beta, k)
+        ak, bk = pow_one_minus(xa, k), pow_one_minus(xb, k)
         mu = ak * u1 + (1 - ak) * w1
         nu = bk * u2
         shape = np.broadcast_shapes(k.shape, eps.shape, s.shape, u1.shape, np.shape(eta))

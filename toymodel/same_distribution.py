@@ -34,10 +34,12 @@ from ._constants import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MOMENT_FORMULA,
     ERROR_FORMULAS,
+    EXHAUSTIVE_STEP_LIMIT,
     MOMENT_FORMULAS,
 )
 from .error import _error_from_angles, wedge_angle
-from .plateau import first_crossing
+from .iterates import log_abs_one_minus
+from .plateau import search_crossing, settle_steps
 
 __all__ = [
     "A3Moments", "moments", "equi_matrix_power", "equi_trajectory", "equi_test_error_curve",
@@ -49,8 +51,34 @@ _CH_CONFLUENT_RTOL = 1e-12
 
 
 class A3Moments(NamedTuple):
-    """Population moments of Appendix A.3; every field has the broadcast shape of (eps, theta),
-    ``Sigma`` (..., 2, 2), ``c`` and ``w_star`` (..., 2), ``eigenvalues`` (..., 2) ascending."""
+    r"""Population moments of Appendix A.3, as returned by :func:`moments`.
+
+    Attributes
+    ----------
+    Z : ndarray
+        Mass of the wedge event, :math:`\psi/\pi`.
+    a, b, d : ndarray
+        Entries of :math:`\Sigma = [[a, b], [b, d]]`.
+    c1, c2 : ndarray
+        Entries of :math:`c = E[x y]`.
+    Sigma : ndarray, shape (..., 2, 2)
+        The second-moment matrix :math:`E[x x^\top]`.
+    c : ndarray, shape (..., 2)
+        :math:`(c_1, c_2)`.
+    w_star : ndarray, shape (..., 2)
+        The limit :math:`w^* = \Sigma^{-1} c`.
+    eigenvalues : ndarray, shape (..., 2)
+        :math:`(\lambda_-, \lambda_+)` of :math:`\Sigma`, ascending.
+
+    Every scalar field has the broadcast shape of ``(eps, theta)``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> m = toymodel.moments([0.01, 0.1], math.pi / 4)
+    >>> m.Sigma.shape, m.w_star.shape, m.Z.round(3)
+    ((2, 2, 2), (2, 2), array([0.032, 0.097]))
+    """
 
     Z: np.ndarray
     a: np.ndarray
@@ -64,13 +92,27 @@ class A3Moments(NamedTuple):
     eigenvalues: np.ndarray
 
 
+#: Below this wedge angle, 1 - sin(x)/x and 1 - cos(x) are summed as series: the plain
+#: differences cancel (a = 1 - sin(2 psi)/(2 psi) would be 0 for psi < 1e-8, eps < 1e-16).
+_SMALL_ANGLE = 0.1
+
+
+def _one_minus_sinc(x):
+    """1 - sin(x)/x without cancellation for small x (series to x^8, error < x^10/4e7)."""
+    x2 = x * x
+    series = x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42 * (1 - x2 / 72)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(x) < _SMALL_ANGLE, series, 1 - np.sin(x) / x)
+
+
 def _closed_form(eps, theta):
     psi = wedge_angle(eps, theta)
     se = np.sqrt(eps)
     sinc2 = np.sin(2 * psi) / (2 * psi)
     root = math.sqrt(math.pi / 2)
-    return (psi / math.pi, 1 - sinc2, -se * np.sin(psi) ** 2 / psi, eps * (1 + sinc2),
-            root * (1 - np.cos(psi)) / psi, -se * root * np.sin(psi) / psi)
+    one_minus_cos = np.where(psi < _SMALL_ANGLE, 2 * np.sin(psi / 2) ** 2, 1 - np.cos(psi))
+    return (psi / math.pi, _one_minus_sinc(2 * psi), -se * np.sin(psi) ** 2 / psi, eps * (1 + sinc2),
+            root * one_minus_cos / psi, -se * root * np.sin(psi) / psi)
 
 
 def _quad(eps, theta, sign):
@@ -101,12 +143,45 @@ def _quad(eps, theta, sign):
 
 
 def moments(eps, theta, *, formula=DEFAULT_MOMENT_FORMULA) -> A3Moments:
-    """Z, a, b, d, c1, c2, Sigma = [[a, b], [b, d]], c = (c1, c2), w* = Sigma^-1 c and the
-    eigenvalues (lambda-, lambda+) of Sigma (Appendix A.3).
+    r"""Population moments of Appendix A.3 (train and test on the same wedge distribution).
 
-    eps > 0, theta in (0, pi] (arrays, broadcast). formula: "closed_form" (default),
-    "quadrature" (scipy.integrate.quad of the integrals with Phi(-kappa t)) or
-    "paper_integrals" (Phi(+kappa t) as printed; wrong, for comparison only).
+    :math:`x = z \mid (z^\top e_1)(z^\top v) \le 0`, :math:`z \sim N(0, \mathrm{diag}(1, \epsilon))`,
+    :math:`v = (\cos\theta, \sin\theta)`, :math:`y = \mathrm{sign}(x_1)`. In whitened coordinates
+    the event is a double wedge of half-angle :math:`\psi = \mathrm{atan2}(\sqrt\epsilon \sin\theta,
+    \cos\theta)` and the moments have closed forms (derived in
+    :func:`toymodel.symbolic.a3_closed_form_moments`): :math:`Z = \psi/\pi`,
+    :math:`a = 1 - \sin(2\psi)/(2\psi)`, :math:`d = \epsilon(1 + \sin(2\psi)/(2\psi))`,
+    :math:`b = -\sqrt\epsilon \sin^2\psi/\psi`, :math:`c_1 = \sqrt{\pi/2}(1 - \cos\psi)/\psi`,
+    :math:`c_2 = -\sqrt\epsilon\sqrt{\pi/2} \sin\psi/\psi`.
+
+    Parameters
+    ----------
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi]` (:math:`(0, \pi)` for ``"paper_integrals"``).
+    formula : {"closed_form", "quadrature", "paper_integrals"}
+        ``"quadrature"`` integrates the appendix's integrals numerically with
+        :math:`\Phi(-\kappa t)` (the event as stated; it reproduces the closed form);
+        ``"paper_integrals"`` uses :math:`\Phi(+\kappa t)` as printed, which describes the
+        complementary event: wrong, kept for comparison only.
+
+    Returns
+    -------
+    A3Moments
+        Fields of the broadcast shape of ``eps`` and ``theta``.
+
+    Raises
+    ------
+    ValueError
+        If ``eps`` is not positive, ``theta`` is outside its range, or ``formula`` is unknown.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> m = toymodel.moments(0.01, math.pi / 4)
+    >>> print(m.w_star.round(3), m.eigenvalues.round(4))
+    [ 0.031 -6.261] [0.0013 0.0252]
     """
     check.choice("formula", formula, MOMENT_FORMULAS)
     eps = check.positive("eps", eps)
@@ -119,6 +194,12 @@ def moments(eps, theta, *, formula=DEFAULT_MOMENT_FORMULA) -> A3Moments:
             raise ValueError("theta must lie in (0, pi) for formula='paper_integrals' (the printed "
                              f"integrals vanish at theta = pi), got {theta.max()!r}")
         Z, a, b, d, c1, c2 = _quad(eps, theta, -1.0 if formula == "quadrature" else 1.0)
+    det = a * d - b * b
+    if not np.all(det > 0):
+        bad = eps[~(det > 0)].flat[0]
+        raise ValueError(f"eps must be larger: at eps={float(bad)!r} the covariance Sigma of Appendix A.3 is not "
+                         f"positive definite in float64 with formula={formula!r} (its determinant, of order "
+                         f"eps^2, underflows or is lost to rounding)")
     Sigma = np.stack([np.stack([a, b], -1), np.stack([b, d], -1)], -2)
     c = np.stack([c1, c2], -1)
     w_star = np.linalg.solve(Sigma, c[..., None])[..., 0]
@@ -132,8 +213,9 @@ def _checked_dynamics(eps, eta, theta, convention):
     mom = moments(eps, theta)
     cf = check.convention_factor(convention)
     lam = mom.eigenvalues
-    r = 1 - cf * np.asarray(eta)[..., None] * lam  # (..., 2): r-, r+ for lambda-, lambda+
-    check.convergent("eta", r, what=f"1 - {cf:g} eta lambda")
+    x = cf * np.asarray(eta)[..., None] * lam
+    check.stable_step(x, np.asarray(eta)[..., None], what=f"{cf:g} eta lambda")
+    r = 1 - x  # (..., 2): r-, r+ for lambda-, lambda+
     return mom, np.asarray(eta), cf, r
 
 
@@ -151,7 +233,43 @@ def _cayley_hamilton(k, r, M):
 
 
 def equi_matrix_power(k, *, eps, eta, theta, convention=DEFAULT_CONVENTION_A3) -> np.ndarray:
-    """M^k for M = I - c eta Sigma by Cayley-Hamilton; shape broadcast(k, eps, eta, theta) + (2, 2)."""
+    r""":math:`M^k` for the gradient-descent matrix :math:`M = I - c\eta\Sigma` of Appendix A.3.
+
+    Computed by Cayley-Hamilton, :math:`M^k = \alpha_k I + \beta_k M` (exact for every ``k``,
+    including repeated eigenvalues). :math:`c` is 2 for ``convention="full"`` (the appendix keeps
+    the factor 2 of the gradient) and 1 for ``"half"``.
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Step counts, :math:`k \ge 0`.
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    eta : float or array_like
+        Step size, :math:`\eta > 0` with :math:`|1 - c\eta\lambda_\pm| < 1`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi]`.
+    convention : {"full", "half"}
+
+    Returns
+    -------
+    ndarray, shape broadcast(k, eps, eta, theta) + (2, 2)
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not a non-negative integer, a parameter is out of its range, or the iteration
+        diverges for this ``eta``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> toymodel.equi_matrix_power([0, 1, 100], eps=0.01, eta=0.1, theta=math.pi / 4).shape
+    (3, 2, 2)
+    >>> print(toymodel.equi_matrix_power(100, eps=0.01, eta=0.1, theta=math.pi / 4).round(3))
+    [[0.892 0.154]
+     [0.154 0.685]]
+    """
     k = check.steps("k", k)
     mom, eta, cf, r = _checked_dynamics(eps, eta, theta, convention)
     M = np.eye(2) - cf * eta[..., None, None] * mom.Sigma
@@ -162,7 +280,33 @@ def equi_matrix_power(k, *, eps, eta, theta, convention=DEFAULT_CONVENTION_A3) -
 
 
 def equi_trajectory(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3):
-    """(mu_k, nu_k) with w(k) = w* - M^k (w* - u); u: (..., 2)."""
+    """Iterates :math:`w(k) = w^* - M^k (w^* - u)` of gradient descent in Appendix A.3.
+
+    Parameters
+    ----------
+    k, eps, eta, theta, convention
+        As in :func:`equi_matrix_power`.
+    u : array_like, shape (..., 2)
+        Initial weights :math:`w(0)`.
+
+    Returns
+    -------
+    mu, nu : ndarray
+        The two coordinates of :math:`w(k)`, of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        As :func:`equi_matrix_power`, or if ``u`` is not of shape (..., 2).
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> mu, nu = toymodel.equi_trajectory([0, 100, 10000], eps=0.01, eta=0.1, theta=math.pi / 4,
+    ...                                   u=(0.0, 3.0))
+    >>> print(mu.round(3), nu.round(3))
+    [0.    1.431 0.309] [ 3.     0.079 -6.113]
+    """
     u = check.vector2("u", u)
     Mk = equi_matrix_power(k, eps=eps, eta=eta, theta=theta, convention=convention)
     w_star = moments(eps, theta).w_star
@@ -172,10 +316,35 @@ def equi_trajectory(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3):
 
 def equi_test_error_curve(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
                           formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
-    """Theorem 2 / Eq. (19): E(k) = arccos(max(rho, rho_k))/arccos(rho) along the A.3 iterates.
+    r"""Test error along the Appendix A.3 iterates (Theorem 2, Eq. 19).
 
-    formula="theorem1" is Eq. (19) verbatim; "geometric" (default) is exact for every sign of
-    nu_k (here w* has nu* < 0, where Eq. (19) fails: see ``toymodel.error``).
+    Eq. (19) reads :math:`E(k) = \arccos(\max(\rho, \rho_k))/\arccos(\rho)`;
+    ``formula="theorem1"`` evaluates it verbatim, the default ``"geometric"`` is exact for
+    every sign of :math:`\nu_k` (here :math:`\nu^* < 0`, where Eq. (19) fails; see
+    :func:`test_error`).
+
+    Parameters
+    ----------
+    k, eps, eta, theta, u, convention
+        As in :func:`equi_trajectory`.
+    formula : {"geometric", "theorem1"}
+
+    Returns
+    -------
+    ndarray
+        Errors in [0, 1], of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        As :func:`equi_trajectory`, or for an unknown ``formula``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> toymodel.equi_test_error_curve([0, 100, 10000], eps=0.01, eta=0.1, theta=math.pi / 4,
+    ...                                u=(0.0, 3.0)).round(3)
+    array([1.   , 0.056, 0.   ])
     """
     check.choice("formula", formula, ERROR_FORMULAS)
     mu, nu = equi_trajectory(k, eps=eps, eta=eta, theta=theta, u=u, convention=convention)
@@ -185,8 +354,47 @@ def equi_test_error_curve(k, *, eps, eta, theta, u, convention=DEFAULT_CONVENTIO
 
 def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, regime="exact",
                         formula=DEFAULT_ERROR_FORMULA, max_steps=DEFAULT_MAX_STEPS) -> np.ndarray:
-    """A.3 plateau length. regime "exact": first k with E(k) < 1 (inf if none up to max_steps);
-    "leading": the paper's k* ~ log(|u2 - nu*|/T)/(c eta lambda-), T = |mu*| |tan theta|."""
+    r"""Plateau length of Appendix A.3: the first step whose test error is below 1.
+
+    ``regime="exact"`` scans :func:`equi_test_error_curve` for the first :math:`k` with
+    :math:`E(k) < 1` (``inf`` if none up to ``max_steps``); ``"leading"`` is the paper's
+    leading-order :math:`k^* \approx \log(|u_2 - \nu^*|/T)/(c\eta\lambda_-)`,
+    :math:`T = |\mu^*| |\tan\theta|`. The two need not agree: the leading order assumes a start
+    far from :math:`w^*` along the slow eigenvector.
+
+    ``"exact"`` tests every step while the faster eigen-mode of :math:`M` still moves, then
+    bisects along the line the iterates follow; if the fast mode needs more than
+    ``EXHAUSTIVE_STEP_LIMIT`` steps to settle (tiny ``eps`` or ``eta``) and no crossing comes
+    before, it raises instead of scanning for minutes.
+
+    Parameters
+    ----------
+    eps, eta, theta, u, convention
+        As in :func:`equi_trajectory`.
+    regime : {"exact", "leading"}
+    formula : {"geometric", "theorem1"}
+        Only used by ``"exact"``.
+    max_steps : int
+        Search limit of ``"exact"``.
+
+    Returns
+    -------
+    ndarray
+        Float array of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        For an unknown choice, a parameter out of its range, a divergent ``eta``, or (``"exact"``)
+        a fast mode too slow to settle within ``EXHAUSTIVE_STEP_LIMIT`` steps (the message names
+        ``eps`` and ``eta``).
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> float(toymodel.equi_plateau_length(0.01, eta=0.1, theta=math.pi / 4, u=(0.0, 3.0)))
+    64.0
+    """
     check.choice("regime", regime, A3_REGIMES)
     check.choice("formula", formula, ERROR_FORMULAS)
     u = check.vector2("u", u)
@@ -216,15 +424,80 @@ def equi_plateau_length(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
             w = m.w_star - Mk @ (m.w_star - w0)
             return _error_from_angles(psi, w[:, 0], w[:, 1], e, formula) < 1
 
-        out[idx] = first_crossing(below_one, int(max_steps))
+        settle, period, breaks = _line_phase(m, cf * h * m.eigenvalues, w0)
+
+        def too_long(e=e, h=h, settle=settle) -> str:
+            return (f"eps={float(e)!r} (with eta={float(h)!r}) is too small for regime='exact': the faster mode of "
+                    f"the iteration needs about {settle:.3g} steps to settle, more than the {EXHAUSTIVE_STEP_LIMIT} "
+                    f"steps tested one by one; use regime='leading' or max_steps <= {EXHAUSTIVE_STEP_LIMIT}")
+
+        out[idx] = search_crossing(below_one, int(max_steps), settle=settle, period=period, breaks=breaks,
+                                   too_long=too_long)
     return out
 
 
+def _line_phase(m: A3Moments, x: np.ndarray, w0: np.ndarray) -> tuple[float, int, list[float]]:
+    """For w(k) = w* - sum_i r_i^k c_i v_i (r_i = 1 - x_i, eigenpairs of Sigma): the step after which the
+    faster mode is negligible (the rest is the line w* - r_s^k c_s v_s), the period of that line's
+    monotone runs (2 when r_s < 0) and the steps where it crosses the axes mu = 0, nu = 0."""
+    lam, V = np.linalg.eigh(m.Sigma)
+    coef = V.T @ (m.w_star - w0)
+    logs = log_abs_one_minus(x)  # ascending eigenvalues: x[0] <= x[1]
+    slow = int(np.argmax(logs))
+    fast = 1 - slow
+    scale = float(np.linalg.norm(m.w_star))
+    if abs(logs[fast] - logs[slow]) <= 1e-12 * abs(logs[slow]):
+        settle = 0.0  # one rate: the whole path is a line
+    else:
+        settle = settle_steps(float(logs[fast]), float(abs(coef[fast])), scale)
+    step = coef[slow] * V[:, slow]
+    breaks = []
+    for axis in (0, 1):
+        if step[axis] != 0 and logs[slow] < 0:
+            ratio = abs(m.w_star[axis] / step[axis])
+            if 0 < ratio < 1:
+                breaks.append(float(np.log(ratio) / logs[slow]))
+    return settle, 2 if x[slow] > 1 else 1, breaks
+
+
 def equi_plateau_bounds(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3, c_hat=1.0, c_low=1.0):
-    """The paper's two-sided bound on the A.3 plateau:
-    (1/(c eta lambda-)) log(|u2 - nu*|/(c_hat T)) <= k* <= (1/(c eta lambda-)) log(|u2 - nu*| c_low / T),
-    T = |mu*| |tan theta|; c_hat, c_low in [1, 1 + O(sqrt eps)] (the paper does not give them;
-    1 by default). Returns (lower, upper)."""
+    r"""The paper's two-sided bound on the Appendix A.3 plateau.
+
+    .. math::
+
+       \frac{1}{c\eta\lambda_-}\log\frac{|u_2 - \nu^*|}{\hat c\, T} \le k^*
+       \le \frac{1}{c\eta\lambda_-}\log\frac{|u_2 - \nu^*|\, c_{\mathrm{low}}}{T},
+       \qquad T = |\mu^*| |\tan\theta|.
+
+    The paper states :math:`\hat c, c_{\mathrm{low}} \in [1, 1 + O(\sqrt\epsilon)]` without
+    values; both default to 1, where the bounds meet at the ``"leading"`` estimate of
+    :func:`equi_plateau_length`.
+
+    Parameters
+    ----------
+    eps, eta, theta, u, convention
+        As in :func:`equi_trajectory`.
+    c_hat, c_low : float
+        The two constants, :math:`\ge 1`.
+
+    Returns
+    -------
+    lower, upper : ndarray
+        Of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        If ``c_hat`` or ``c_low`` is below 1, or as :func:`equi_plateau_length`.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> lower, upper = toymodel.equi_plateau_bounds(0.01, eta=0.1, theta=math.pi / 4, u=(0.0, 3.0),
+    ...                                             c_hat=1.1, c_low=1.1)
+    >>> print(f"{lower:.0f} {upper:.0f}")
+    21353 22081
+    """
     for name, val in (("c_hat", c_hat), ("c_low", c_low)):
         if not val >= 1:
             raise ValueError(f"{name} must be >= 1, got {val!r}")
@@ -235,10 +508,42 @@ def equi_plateau_bounds(eps, *, eta, theta, u, convention=DEFAULT_CONVENTION_A3,
 
 
 def has_plateau(eps, *, theta, u, formula=DEFAULT_ERROR_FORMULA) -> np.ndarray:
-    """Our reading of Theorem 2's dichotomy: a plateau exists iff w(0) = u has error 1 and the
-    limit w* has error < 1 (GD then needs Theta(1/(eta lambda-)) = Theta(1/(eta eps)) steps
-    when theta < pi/2, since lambda- = Theta(eps)); for u1 > 0, theta < pi/2 the first
-    condition is u2 >= u1 tan(theta)."""
+    r"""Whether gradient descent in Appendix A.3 has a plateau (our reading of Theorem 2's dichotomy).
+
+    A plateau exists iff the start :math:`w(0) = u` has error 1 and the limit :math:`w^*` has
+    error below 1; gradient descent then needs :math:`\Theta(1/(\eta\lambda_-)) =
+    \Theta(1/(\eta\epsilon))` steps when :math:`\theta < \pi/2`. For :math:`u_1 > 0`,
+    :math:`\theta < \pi/2` the first condition is :math:`u_2 \ge u_1 \tan\theta`.
+
+    Parameters
+    ----------
+    eps : float or array_like
+        :math:`\epsilon > 0`.
+    theta : float or array_like
+        :math:`\theta \in (0, \pi]`.
+    u : array_like, shape (..., 2)
+        Initial weights.
+    formula : {"geometric", "theorem1"}
+        The error formula of :func:`test_error`.
+
+    Returns
+    -------
+    ndarray of bool
+        Of the broadcast shape of the arguments.
+
+    Raises
+    ------
+    ValueError
+        For a parameter out of its range or an unknown ``formula``.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> bool(toymodel.has_plateau(0.01, theta=math.pi / 4, u=(0.0, 3.0)))
+    True
+    >>> bool(toymodel.has_plateau(0.01, theta=math.pi / 4, u=(1.0, 0.0)))
+    False
+    """
     from .error import test_error
 
     u = check.vector2("u", u)

@@ -55,9 +55,19 @@ def check_n(n: int, name: str = "n") -> int:
     return int(n)
 
 
+def _as_float(name: str, value, allowed: str) -> float:
+    """``float(value)``, or ValueError naming ``name`` (not Python's bare conversion error)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+
+
 def check_eps(eps: float) -> float:
     """Validate the variance ``eps`` of the second coordinate: finite and > 0."""
-    eps = float(eps)
+    eps = _as_float("eps", eps, "a finite number > 0")
     if not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
     return eps
@@ -65,7 +75,7 @@ def check_eps(eps: float) -> float:
 
 def check_s(s: float) -> float:
     """Validate the truncation level ``s``: finite and >= 0."""
-    s = float(s)
+    s = _as_float("s", s, "a finite number >= 0")
     if not (math.isfinite(s) and s >= 0):
         raise ValueError(f"s must be a finite number >= 0, got {s!r}")
     return s
@@ -76,7 +86,7 @@ def check_theta(theta: float, *, case: str) -> float:
 
     ``theta = 0`` is excluded in both cases: the wedge has probability zero there.
     """
-    theta = float(theta)
+    theta = _as_float("theta", theta, "a number")
     if case == "shift":
         ok = 0.0 < theta < math.pi / 2
         allowed = THETA_SHIFT_RANGE
@@ -101,13 +111,42 @@ def wedge_half_angle(eps: float, theta: float) -> float:
 def sample_train(
     n: int, *, eps: float, s: float, seed: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train set of Section 3: ``z ~ N(0, diag(1, eps))`` given ``|z^(1)| >= s``.
+    r"""Train set of Section 3: :math:`z \sim N(0, \mathrm{diag}(1, \epsilon))` given :math:`|z^{(1)}| \ge s`.
 
-    ``|z^(1)| = -Phi^{-1}(U Q(s))`` with ``U ~ Uniform(0, 1]`` (inverse CDF of the
-    normal tail, evaluated as ``ndtri_exp(log U + log Q(s))``), an independent fair sign,
-    and ``z^(2) = sqrt(eps) N(0, 1)``.
+    Exact, without a rejection loop: :math:`|z^{(1)}| = -\Phi^{-1}(U Q(s))` with
+    :math:`U \sim \mathrm{Uniform}(0, 1]` (the inverse CDF of the normal tail, evaluated in log
+    space so any finite ``s`` works), an independent fair sign, and
+    :math:`z^{(2)} = \sqrt\epsilon\, N(0, 1)`. Labels are :math:`y = \mathrm{sign}(z^{(1)})`.
 
-    Returns ``X`` of shape ``(n, 2)`` and ``y = sign(X[:, 0])`` of shape ``(n,)``.
+    Parameters
+    ----------
+    n : int
+        Sample size, :math:`n \ge 1`.
+    eps : float
+        :math:`\epsilon > 0`, finite.
+    s : float
+        Truncation level, :math:`s \ge 0`, finite.
+    seed : int, numpy.random.Generator or None
+        Seed or generator of the draws.
+
+    Returns
+    -------
+    X : ndarray, shape (n, 2)
+    y : ndarray, shape (n,)
+        Labels in :math:`\{-1, +1\}`.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an integer :math:`\ge 1`, ``eps`` or ``s`` is out of range, or ``seed``
+        is neither an int, None nor a Generator.
+
+    Examples
+    --------
+    >>> import numpy as np, toymodel
+    >>> X, y = toymodel.sample_train(1000, eps=0.01, s=1.0, seed=0)
+    >>> X.shape, bool(np.all(np.abs(X[:, 0]) >= 1.0)), bool(np.all(y == np.sign(X[:, 0])))
+    ((1000, 2), True, True)
     """
     n = check_n(n)
     eps = check_eps(eps)
@@ -143,9 +182,40 @@ def _sample_wedge(n: int, eps: float, theta: float, rng: np.random.Generator) ->
 def sample_shift_test(
     n: int, *, eps: float, theta: float, seed: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Test set of the distribution-shift case (Section 3): ``(z^T v) z^(1) <= 0``.
+    r"""Test set of the distribution-shift case (Section 3): :math:`(z^\top v)\, z^{(1)} \le 0`.
 
-    ``theta`` in ``(0, pi/2)``. Returns ``X`` (n, 2) and ``y = sign(X[:, 0])`` (n,).
+    :math:`z \sim N(0, \mathrm{diag}(1, \epsilon))`, :math:`v = (\cos\theta, \sin\theta)`: a
+    double wedge, drawn exactly (uniform angle on the allowed arcs in whitened coordinates, radius
+    :math:`\chi_2`). Labels are :math:`y = \mathrm{sign}(z^{(1)})`.
+
+    Parameters
+    ----------
+    n : int
+        Sample size, :math:`n \ge 1`.
+    eps : float
+        :math:`\epsilon > 0`, finite.
+    theta : float
+        :math:`\theta \in (0, \pi/2)`.
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    X : ndarray, shape (n, 2)
+    y : ndarray, shape (n,)
+        Labels in :math:`\{-1, +1\}`.
+
+    Raises
+    ------
+    ValueError
+        If ``n``, ``eps``, ``theta`` or ``seed`` is out of range.
+
+    Examples
+    --------
+    >>> import math, numpy as np, toymodel
+    >>> X, y = toymodel.sample_shift_test(1000, eps=0.01, theta=math.pi / 4, seed=0)
+    >>> v = np.array([math.cos(math.pi / 4), math.sin(math.pi / 4)])
+    >>> X.shape, bool(np.all((X @ v) * X[:, 0] <= 0))
+    ((1000, 2), True)
     """
     n = check_n(n)
     eps = check_eps(eps)
@@ -156,10 +226,39 @@ def sample_shift_test(
 def sample_equi(
     n: int, *, eps: float, theta: float, seed: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train = test distribution of Appendix A.3: ``(z^T e1)(z^T v) <= 0``.
+    r"""Train and test distribution of Appendix A.3: :math:`(z^\top e_1)(z^\top v) \le 0`.
 
-    ``theta`` in ``(0, pi]`` (``theta = pi`` is the unconditioned Gaussian).
-    Returns ``X`` (n, 2) and ``y = sign(X[:, 0])`` (n,).
+    As :func:`sample_shift_test`, for :math:`\theta \in (0, \pi]`; :math:`\theta = \pi` is the
+    unconditioned Gaussian. The probability of the event is :math:`Z = \psi/\pi` of
+    :func:`moments`.
+
+    Parameters
+    ----------
+    n : int
+        Sample size, :math:`n \ge 1`.
+    eps : float
+        :math:`\epsilon > 0`, finite.
+    theta : float
+        :math:`\theta \in (0, \pi]`.
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    X : ndarray, shape (n, 2)
+    y : ndarray, shape (n,)
+        Labels in :math:`\{-1, +1\}`.
+
+    Raises
+    ------
+    ValueError
+        If ``n``, ``eps``, ``theta`` or ``seed`` is out of range.
+
+    Examples
+    --------
+    >>> import math, toymodel
+    >>> X, y = toymodel.sample_equi(5, eps=0.01, theta=math.pi, seed=0)
+    >>> X.shape, y.shape
+    ((5, 2), (5,))
     """
     n = check_n(n)
     eps = check_eps(eps)

@@ -47,6 +47,7 @@ __all__ = [
     "sufficient_statistics",
     "gradient_factor",
     "train_trajectory",
+    "stable_eta_limit",
     "misclassification_rate",
 ]
 
@@ -75,8 +76,14 @@ def gradient_factor(convention: str) -> float:
 
 
 def _check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"X must be a numeric array of shape (n, 2), got {type(X).__name__}") from None
+    try:
+        y = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"y must be a numeric array of labels -1 or +1, got {type(y).__name__}") from None
     if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] < 1:
         raise ValueError(f"X must have shape (n, 2) with n >= 1, got {X.shape}")
     if y.shape != (X.shape[0],):
@@ -89,14 +96,20 @@ def _check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_u(u: Sequence[float]) -> tuple[float, float]:
-    u = np.asarray(u, dtype=float)
+    try:
+        u = np.asarray(u, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"u must be a finite vector of shape (2,), got {u!r}") from None
     if u.shape != (2,) or not np.all(np.isfinite(u)):
         raise ValueError(f"u must be a finite vector of shape (2,), got {u!r}")
     return float(u[0]), float(u[1])
 
 
 def _check_eta(eta: float) -> float:
-    eta = float(eta)
+    try:
+        eta = float(eta) if not isinstance(eta, bool) else math.nan
+    except (TypeError, ValueError):
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}") from None
     if not (math.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
     return eta
@@ -109,7 +122,37 @@ def _check_steps(steps: int) -> int:
 
 
 def sufficient_statistics(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Sigma^ = X^T X / n`` of shape (2, 2) and ``c^ = X^T y / n`` of shape (2,) (Eq. 2)."""
+    r"""Sufficient statistics of the squared loss (Eq. 2): :math:`\hat\Sigma = X^\top X/n`, :math:`\hat c = X^\top y/n`.
+
+    The gradient of :math:`\ell(w) = \frac1n \lVert X w - y\rVert^2` is
+    :math:`2(\hat\Sigma w - \hat c)`; it depends on the data only through these two.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, 2)
+        Finite features, :math:`n \ge 1`.
+    y : array_like, shape (n,)
+        Labels in :math:`\{-1, +1\}`.
+
+    Returns
+    -------
+    Sigma : ndarray, shape (2, 2)
+    c : ndarray, shape (2,)
+
+    Raises
+    ------
+    ValueError
+        If the shapes are wrong, ``X`` is not finite, or a label is not :math:`\pm 1`.
+
+    Examples
+    --------
+    >>> import toymodel
+    >>> X, y = toymodel.sample_train(1000, eps=0.01, s=1.0, seed=0)
+    >>> Sigma, c = toymodel.sufficient_statistics(X, y)
+    >>> print(Sigma.round(2), c.round(2))
+    [[2.58 0.  ]
+     [0.   0.01]] [1.54 0.  ]
+    """
     X, y = _check_data(X, y)
     n = X.shape[0]
     return X.T @ X / n, X.T @ y / n
@@ -215,23 +258,63 @@ def train_trajectory(
     batch_size: int | None = None,
     seed: int | np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Run ``steps`` updates from ``w(0) = u`` on the train set ``(X, y)``.
+    r"""Run ``steps`` updates from :math:`w(0) = u` on the finite train set ``(X, y)``.
+
+    The update is :math:`w \leftarrow w - \eta d` with :math:`g = c(\hat\Sigma w - \hat c)`
+    (:math:`c = 1` for ``"half"``, Eq. 2; 2 for ``"full"``, Appendix A.3) and
+
+    * ``"gd"``: :math:`d = g` (Eq. 2);
+    * ``"paper_egd"``: :math:`d = \hat\Sigma^{-1} g`, the paper's accelerated scheme (Eq. 9);
+    * ``"egd"``: :math:`d = g/\lVert g\rVert`, EGD proper (Eq. 11 on the :math:`1 \times 2`
+      gradient; no step when :math:`g = 0`, and the convention has no effect).
+
+    Full batch uses the statistics of the whole train set at every step; mini-batch SGD uses
+    those of one batch per step, reshuffling each epoch and dropping the last partial batch.
 
     Parameters
     ----------
-    X, y : arrays of shape (n, 2) and (n,).
-    u : initial weights ``w(0)``, shape (2,).
-    eta : learning rate ``> 0``.
-    steps : number of updates ``>= 0``.
-    method : ``"gd"`` | ``"paper_egd"`` | ``"egd"`` (module docstring).
-    convention : ``"half"`` (Eq. 2) | ``"full"`` (A.3); no effect on ``"egd"``.
-    batch_size : ``None`` for full batch, else the mini-batch size ``B`` (1 <= B <= n;
-        ``"paper_egd"`` needs ``B >= 2`` so that the batch ``Sigma^`` is invertible).
-    seed : seeds the batch order (unused for full batch).
+    X : array_like, shape (n, 2)
+        Finite train features.
+    y : array_like, shape (n,)
+        Labels in :math:`\{-1, +1\}`.
+    u : sequence of 2 floats
+        Initial weights :math:`w(0)`, finite.
+    eta : float
+        Learning rate, :math:`\eta > 0`, finite.
+    steps : int
+        Number of updates, :math:`\ge 0`.
+    method : {"gd", "paper_egd", "egd"}
+    convention : {"half", "full"}
+    batch_size : int or None
+        ``None`` for full batch, else the mini-batch size :math:`1 \le B \le n`
+        (``"paper_egd"`` needs :math:`B \ge 2`, so that the batch :math:`\hat\Sigma` is invertible).
+    seed : int, numpy.random.Generator or None
+        Seeds the batch order (unused for full batch).
 
     Returns
     -------
-    W : array of shape (steps + 1, 2), ``W[k] = w(k)``.
+    W : ndarray, shape (steps + 1, 2)
+        ``W[k]`` is :math:`w(k)`.
+
+    Raises
+    ------
+    ValueError
+        For malformed data, an out-of-range ``u``, ``eta``, ``steps`` or ``batch_size``, or an
+        unknown ``method`` or ``convention``; before any step, when ``eta`` is at or past the
+        stability limit of the linear rules: ``eta < 2 / (f lambda_max(Sigma^))`` for ``"gd"``
+        (full batch, and the mean of mini-batch SGD), ``eta < 2 / f`` for ``"paper_egd"``
+        (``f`` = ``gradient_factor(convention)``; ``"egd"`` moves ``eta`` per step and never
+        diverges); and after the run when mini-batch SGD below that limit still leaves the
+        finite numbers (a batch's curvature can exceed the mean's). The message names ``eta``
+        and the limit. A returned trajectory is always finite.
+
+    Examples
+    --------
+    >>> import toymodel
+    >>> X, y = toymodel.sample_train(1000, eps=0.01, s=1.0, seed=0)
+    >>> W = toymodel.train_trajectory(X, y, u=(0.0, 3.0), eta=0.1, steps=2000)
+    >>> W.shape, W[-1].round(3)
+    ((2001, 2), array([0.598, 0.492]))
     """
     X, y = _check_data(X, y)
     w1, w2 = _check_u(u)
@@ -239,6 +322,10 @@ def train_trajectory(
     steps = _check_steps(steps)
     method = check_method(method)
     factor = gradient_factor(convention)
+    limit = stable_eta_limit(X, y, method=method, convention=convention)
+    if eta >= limit:
+        raise ValueError(f"eta must be < {limit:.6g}, the stability limit of method={method!r} on this X "
+                         f"(convention={convention!r}); got eta={eta!r}: the iteration would diverge")
     if batch_size is None:
         Sigma, c = sufficient_statistics(X, y)
         stats = np.array([[Sigma[0, 0], Sigma[0, 1], Sigma[1, 1], c[0], c[1]]])
@@ -252,33 +339,82 @@ def train_trajectory(
         if steps == 0:
             return np.array([[w1, w2]])
     if method == "egd":
-        return _iterate_normalised(stats.tolist(), w1, w2, steps, eta)
-    maps = _affine_maps(stats, eta=eta, factor=factor, method=method)
-    return _iterate_affine(maps.tolist(), w1, w2, steps)
+        W = _iterate_normalised(stats.tolist(), w1, w2, steps, eta)
+    else:
+        maps = _affine_maps(stats, eta=eta, factor=factor, method=method)
+        W = _iterate_affine(maps.tolist(), w1, w2, steps)
+    finite = np.all(np.isfinite(W), axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise ValueError(f"eta={eta!r} makes this run diverge: w is not finite from step {first} on "
+                         f"(batch_size={batch_size}); the full-batch limit is eta < {limit:.6g}, and a "
+                         f"mini-batch run needs a smaller eta")
+    return W
+
+
+def stable_eta_limit(X: np.ndarray, y: np.ndarray, *, method: str = DEFAULT_METHOD,
+                     convention: str = DEFAULT_CONVENTION) -> float:
+    """Largest ``eta`` (exclusive) for which the full-batch rule converges on ``(X, y)``.
+
+    gd: ``w <- (I - eta f Sigma^) w + ...`` converges iff ``eta f lambda_max(Sigma^) < 2``;
+    paper_egd: ``(1 - eta f) I`` iff ``eta f < 2``; egd: no limit (inf).
+    """
+    X, y = _check_data(X, y)
+    method = check_method(method)
+    factor = gradient_factor(convention)
+    if method == "egd":
+        return math.inf
+    if method == "paper_egd":
+        return 2.0 / factor
+    with np.errstate(over="ignore", invalid="ignore"):
+        Sigma, _ = sufficient_statistics(X, y)
+    if not np.all(np.isfinite(Sigma)):
+        raise ValueError("X is too large: X^T X / n overflows float64")
+    top = float(np.linalg.eigvalsh(Sigma)[-1])
+    return 2.0 / (factor * top) if top > 0 else math.inf
 
 
 def misclassification_rate(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Test error ``mean(sign(x^T w) != y)`` for each row ``w`` of ``W`` (K, 2) -> (K,).
+    r"""Test error :math:`\mathrm{mean}(\mathrm{sign}(x^\top w) \ne y)` on a held-out sample, for each row of ``W``.
 
-    Point ``i`` is misclassified by ``w`` iff ``y_i x_i^T w < 0``, i.e. iff the angle of
-    ``w`` lies in the open half-circle ``(delta_i, delta_i + pi)`` with
-    ``delta_i = angle(y_i x_i) + pi/2``. Sorting the ``delta_i`` once turns each
-    evaluation into two binary searches: exact, O((n + K) log n).
+    Point :math:`i` is misclassified by :math:`w` iff :math:`y_i x_i^\top w < 0`, i.e. iff the
+    angle of :math:`w` lies in the open half-circle :math:`(\delta_i, \delta_i + \pi)`,
+    :math:`\delta_i = \mathrm{angle}(y_i x_i) + \pi/2`. Sorting the :math:`\delta_i` once turns
+    each evaluation into two binary searches: exact, :math:`O((n + K)\log n)`.
 
-    Semantics (decided once, tested):
-
-    * The classifier is ``sign(x^T w)`` for the exact real vector ``w``, so the error
-      depends on ``w`` only through its direction. A nonzero ``w`` whose floating-point
-      scores ``X @ w`` would underflow to 0 (a subnormal weight such as
-      ``(0, 5e-324)``) classifies exactly like ``w / |w|``: scale never matters.
-    * Ties (``x_i^T w = 0`` exactly) have probability zero for continuous data and are
+    * The classifier is :math:`\mathrm{sign}(x^\top w)` for the exact real vector :math:`w`, so
+      the error depends only on its direction (a subnormal weight such as ``(0, 5e-324)``
+      classifies like :math:`w/\lVert w\rVert`).
+    * Ties (:math:`x_i^\top w = 0` exactly) have probability zero for continuous data and are
       not counted as errors.
-    * ``w = 0`` predicts 0 for every point and gets error 1.
-    * A row with a NaN or infinite entry (a diverged trajectory) gets error NaN, never
-      a number that looks like a valid classifier's.
+    * :math:`w = 0` predicts 0 for every point and gets error 1.
+    * A row with a NaN or infinite entry (a diverged trajectory) gets error NaN.
 
-    Raises ``ValueError`` when ``W`` is not (K, 2) or ``X``, ``y`` are malformed or not
-    finite.
+    Parameters
+    ----------
+    W : array_like, shape (K, 2) or (2,)
+        Weight vectors, e.g. the output of :func:`train_trajectory`.
+    X : array_like, shape (n, 2)
+        Finite test features.
+    y : array_like, shape (n,)
+        Labels in :math:`\{-1, +1\}`.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        Errors in [0, 1] (NaN for non-finite rows).
+
+    Raises
+    ------
+    ValueError
+        If ``W`` is not of shape (K, 2), or ``X``, ``y`` are malformed or not finite.
+
+    Examples
+    --------
+    >>> import math, numpy as np, toymodel
+    >>> X, y = toymodel.sample_shift_test(10_000, eps=0.01, theta=math.pi / 4, seed=1)
+    >>> toymodel.misclassification_rate([[0.0, 0.0], [1.0, 0.0], [np.nan, 1.0]], X, y)
+    array([ 1.,  0., nan])
     """
     X, y = _check_data(X, y)
     W = np.atleast_2d(np.asarray(W, dtype=float))

@@ -1,29 +1,44 @@
-"""Symbolic layer (sympy): the toy model's formulas *derived*, not typed in.
+r"""Symbolic layer (sympy): the toy model's formulas *derived*, not typed in.
 
-Every derivation is a cached function (sympy is slow; nothing is computed at import).
-The names the numerical layer and the book use are also module attributes, resolved
-lazily, e.g. ``toymodel.symbolic.m1_expr``.
+Every derivation is a cached function (sympy is slow; nothing is computed at import). The
+expressions the numerical layer and the book use are also module attributes, resolved lazily,
+e.g. ``toymodel.symbolic.m1_expr``. The symbols are module attributes too: ``s``, ``t``,
+``eps`` (:math:`\epsilon`), ``eta``, ``k``, ``mu``, ``nu``, ``u1``, ``u2``, ``theta``, ``m1``,
+``m2``, ``psi``, ``delta``, ``e``.
 
-Section 3 (distribution shift)
-    ``m1_expr, m2_expr``      E|x1|, E x1^2 for N(0,1) conditioned on |x1| >= s, integrated
-                              from the truncated density; ``m1_closed, m2_closed`` are the
-                              paper's phi(s)/Q(s) and 1 + s m1 (Eq. 5), checked equal by
-                              ``moment_closed_form_residuals()``.
-    ``iteration_matrix(method, convention)``  large-n A of Eq. (2) / (9) (Lemma 1).
-    ``closed_form_iterate(method, convention)``  w(k) = A^k u + (I - A^k) w_ols (Eq. 4/6),
-                              ``recursion_residual(...)`` substitutes it back (must be 0).
-    ``threshold_numerator``   numerator of r_k^2 - r^2 (Eq. 7): E(k) < 1  <=>
-                              nu^2 cos^2(theta) < mu^2 sin^2(theta)  <=>  |nu| < |mu| tan(theta).
-    ``tau_derived, tau_paper``  plateau ratios: ours |u2| m2/(m1 tan theta); Corollary 1's
-                              printed |u2| tan(theta) m2/m1.
-    ``k_star_large_init(...)`` and ``k_star_series(...)``  Corollary 1 (A) and its eps-series.
-    ``egd_two_cycle()``       EGD proper (normalised GD) near the fast optimum: the 2-cycle
-                              ||g|| = eta m2 / 2, its stability, and the slow-mode rate 2 eps/m2.
-Appendix A.3 (same train/test wedge distribution)
-    ``a3_closed_form_moments()``  Z, a, b, d, c1, c2 as functions of the wedge angle psi,
-                              derived by integrating over the whitened double wedge.
-    ``a3_sigma_leading_order()``  Sigma / eps as eps -> 0 at fixed theta in (0, pi/2).
-    ``cayley_hamilton_residual()``  alpha_k + beta_k r - r^k at both eigenvalues (must be 0).
+Section 3 (distribution shift):
+
+* ``m1_expr``, ``m2_expr``: :math:`E|x_1|` and :math:`E x_1^2` for :math:`N(0, 1)` conditioned
+  on :math:`|x_1| \ge s`, integrated from the truncated density; ``m1_closed``, ``m2_closed``
+  are the paper's :math:`\varphi(s)/Q(s)` and :math:`1 + s m_1` (Eq. 5), checked equal by
+  :func:`moment_closed_form_residuals`;
+* :func:`iteration_matrix`: the large-:math:`n` iteration matrix of Eq. (2) / (9) (Lemma 1);
+  :func:`closed_form_iterate`: :math:`w(k) = A^k u + (I - A^k) w_{ols}` (Eq. 4 and 6),
+  substituted back into the recursion by :func:`recursion_residual` (must be 0);
+* ``threshold_numerator``: the numerator of :math:`r_k^2 - r^2` (Eq. 7), so that
+  :math:`E(k) < 1 \iff |\nu| < |\mu| \tan\theta` (:func:`threshold_inequality`);
+* ``tau_derived``, ``tau_paper``: the plateau ratios, ours :math:`|u_2| m_2/(m_1\tan\theta)` and
+  Corollary 1's printed :math:`|u_2| \tan\theta\, m_2/m_1` (:func:`tau`);
+* :func:`k_star_large_init` and :func:`k_star_series`: Corollary 1 (A) and its
+  :math:`\epsilon`-series; :func:`egd_two_cycle`: EGD proper near the fast optimum.
+
+Appendix A.3 (same train and test wedge distribution):
+
+* :func:`a3_closed_form_moments`: :math:`Z, a, b, d, c_1, c_2` as functions of the wedge angle
+  :math:`\psi`, derived by integrating over the whitened double wedge;
+* :func:`a3_sigma_leading_order`: :math:`\Sigma/\epsilon` as :math:`\epsilon \to 0` at fixed
+  :math:`\theta \in (0, \pi/2)`;
+* :func:`cayley_hamilton_residual`: :math:`\alpha_k + \beta_k r - r^k` at both eigenvalues
+  (must be 0).
+
+Examples
+--------
+>>> import sympy as sp
+>>> from toymodel import symbolic as S
+>>> S.iteration_matrix("gd") == sp.diag(1 - S.eta * S.m2, 1 - S.eta * S.eps)
+True
+>>> S.moment_closed_form_residuals()
+(0, 0)
 """
 
 from __future__ import annotations
@@ -66,7 +81,7 @@ def _normal_pdf(x):
 
 @cache
 def moment_integrals() -> dict:
-    """m1, m2 of the train marginal (Eq. 5) by integrating the density phi(t)/(2 Q(s)) on |t| >= s.
+    """m1, m2 of the train marginal (Eq. 5) by integrating the density ``phi(t)/(2 Q(s))`` on ``|t| >= s``.
 
     Returns ``{"Q", "m1_expr", "m2_expr", "m1_closed", "m2_closed"}``; the ``*_expr`` are
     sympy's integrals, the ``*_closed`` the paper's forms phi(s)/Q(s) and 1 + s m1.
@@ -165,11 +180,13 @@ def recursion_residual(method: str = "gd", convention: str = "half") -> sp.Matri
 
 @cache
 def threshold_inequality() -> dict:
-    """Where Eq. (7) leaves its plateau: E < 1  <=>  r_k > r.
+    r"""Where Eq. (7) leaves its plateau: :math:`E < 1 \iff r_k > r`.
 
-    r_k = mu/sqrt(mu^2 + eps nu^2), r = cos/sqrt(cos^2 + eps sin^2). For mu > 0,
-    r_k^2 - r^2 = eps (mu^2 sin^2 - nu^2 cos^2) / (positive), so r_k > r <=> |nu| < |mu| tan(theta).
-    Returns the difference, its numerator, its denominator and the threshold on |nu|.
+    :math:`r_k = \mu/\sqrt{\mu^2 + \epsilon\nu^2}`,
+    :math:`r = \cos\theta/\sqrt{\cos^2\theta + \epsilon\sin^2\theta}`. For :math:`\mu > 0`,
+    :math:`r_k^2 - r^2 = \epsilon(\mu^2\sin^2\theta - \nu^2\cos^2\theta)/(\text{positive})`, so
+    :math:`r_k > r \iff |\nu| < |\mu|\tan\theta`.
+    Returns the difference, its numerator, its denominator and the threshold on :math:`|\nu|`.
     """
     rk = mu / sp.sqrt(mu**2 + eps * nu**2)
     r = sp.cos(theta) / sp.sqrt(sp.cos(theta) ** 2 + eps * sp.sin(theta) ** 2)
@@ -184,10 +201,13 @@ def threshold_inequality() -> dict:
 
 
 def tau(formula: str = "derived") -> sp.Expr:
-    """Plateau ratio of Corollary 1 with mu -> m1/m2 after the fast phase.
+    r"""Plateau ratio of Corollary 1 with mu -> m1/m2 after the fast phase.
 
-    ``"derived"`` (from ``threshold_inequality``): tau = |u2| m2 / (m1 tan theta);
-    ``"paper"`` (Corollary 1 as printed): tau = |u2| tan(theta) m2 / m1.
+    ``"derived"`` (from :func:`threshold_inequality`): :math:`\tau = |u_2| m_2/(m_1\tan\theta)`;
+    ``"paper"`` (Corollary 1 as printed): :math:`\tau = |u_2| \tan\theta\, m_2/m_1`.
+
+    Raises:
+        ValueError: unknown ``formula``.
     """
     if formula == "derived":
         return sp.Abs(u2) * m2 / (m1 * sp.tan(theta))
@@ -197,7 +217,7 @@ def tau(formula: str = "derived") -> sp.Expr:
 
 
 def k_star_large_init(convention: str = "half", tau_formula: str = "derived") -> sp.Expr:
-    """Corollary 1 (A): beta^k |u2| = (m1/m2) tan theta  =>  k* = log(tau) / log(1/beta)."""
+    """Corollary 1 (A): ``beta^k |u2| = (m1/m2) tan theta``, so ``k* = log(tau) / log(1/beta)``."""
     _check("gd", convention)
     beta = 1 - _CONVENTION_FACTOR[convention] * eta * eps
     return sp.log(tau(tau_formula)) / sp.log(1 / beta)
@@ -219,14 +239,16 @@ def k_star_paper_egd(convention: str = "half", tau_formula: str = "derived") -> 
 
 @cache
 def egd_two_cycle() -> dict:
-    """EGD proper on the toy: w <- w - eta g/||g||, g = (m2 delta, eps nu) (either convention:
-    the factor 2 cancels in g/||g||).
+    r"""EGD proper on the toy: :math:`w \leftarrow w - \eta g/\lVert g\rVert`, :math:`g = (m_2\delta, \epsilon\nu)`.
 
-    With e = eps |nu| frozen (it moves slowly), the fast coordinate follows
-    f(delta) = delta - eta m2 delta / sqrt(m2^2 delta^2 + e^2). A 2-cycle f(delta) = -delta
-    needs ||g|| = eta m2 / 2; it exists iff e < eta m2/2, and its multiplier f'(delta)^2 is < 1
-    exactly then. On the cycle the slow coordinate obeys nu <- nu (1 - eta eps/||g||)
-    = nu (1 - 2 eps/m2): the effective step eta/||g|| = 2/m2 sits at GD's stability edge.
+    (Either convention: the factor 2 cancels in :math:`g/\lVert g\rVert`.) With
+    :math:`e = \epsilon|\nu|` frozen (it moves slowly), the fast coordinate follows
+    :math:`f(\delta) = \delta - \eta m_2\delta/\sqrt{m_2^2\delta^2 + e^2}`. A 2-cycle
+    :math:`f(\delta) = -\delta` needs :math:`\lVert g\rVert = \eta m_2/2`; it exists iff
+    :math:`e < \eta m_2/2`, and its multiplier :math:`f'(\delta)^2` is below 1 exactly then. On the
+    cycle the slow coordinate obeys :math:`\nu \leftarrow \nu(1 - \eta\epsilon/\lVert g\rVert) =
+    \nu(1 - 2\epsilon/m_2)`: the effective step :math:`\eta/\lVert g\rVert = 2/m_2` sits at GD's
+    stability edge.
     """
     G = sp.sqrt(m2**2 * delta**2 + e**2)
     f = delta - eta * m2 * delta / G

@@ -13,13 +13,35 @@ _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 
 
 def truncated_moments(s) -> tuple[np.ndarray, np.ndarray]:
-    """m1 = E|x1| = phi(s)/Q(s) and m2 = E x1^2 = 1 + s m1 for x1 ~ N(0,1) given |x1| >= s (Eq. 5).
+    r"""Moments of the train marginal of Section 3: :math:`m_1 = E|x_1|` and :math:`m_2 = E x_1^2` (Eq. 5).
 
-    phi/Q is evaluated as sqrt(2/pi) / erfcx(s/sqrt(2)) (scaled complementary error
-    function), so it neither underflows nor loses digits for large s (m1 ~ s + 1/s).
-    The closed forms themselves are derived in ``toymodel.symbolic.moment_integrals``.
+    For :math:`x_1 \sim N(0, 1)` conditioned on :math:`|x_1| \ge s`,
+    :math:`m_1 = \varphi(s)/Q(s)` and :math:`m_2 = 1 + s\, m_1`. The ratio is evaluated as
+    :math:`\sqrt{2/\pi} / \mathrm{erfcx}(s/\sqrt 2)`, so it neither underflows nor loses digits for
+    large ``s`` (where :math:`m_1 \approx s + 1/s`). The closed forms are derived, not typed, in
+    :func:`toymodel.symbolic.moment_integrals`.
 
-    s: float or array, s >= 0. Returns (m1, m2), arrays of the shape of s.
+    Parameters
+    ----------
+    s : float or array_like
+        Truncation level, :math:`s \ge 0` (any shape).
+
+    Returns
+    -------
+    m1, m2 : ndarray
+        Two float arrays of the shape of ``s``.
+
+    Raises
+    ------
+    ValueError
+        If ``s`` is negative or not finite.
+
+    Examples
+    --------
+    >>> import toymodel
+    >>> m1, m2 = toymodel.truncated_moments(1.0)
+    >>> print(f"{m1:.4f} {m2:.4f}")
+    1.5251 2.5251
     """
     s = check.nonnegative("s", s)
     m1 = _SQRT_2_OVER_PI / special.erfcx(s / np.sqrt(2.0))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from egd._checks import check_int
 from egd.grokking.config import make_config
 from egd.grokking.cpu_allocator import keep_freed_memory
 from egd.grokking.engine import Trainer, build_model
@@ -29,6 +30,8 @@ DEFAULT_METHODS = ("vanilla", "egd-svd", "egd-svd-lapack", "colnorm")
 DEFAULT_EPOCHS_PER_REPEAT = 10
 DEFAULT_REPEATS = 7
 DEFAULT_WARMUP_EPOCHS = 3
+#: Rank of the methods that need one (the paper's modular setting).
+BENCH_RANKS = {"egd-rsvd": 128}
 
 
 class _EpochTimer:
@@ -107,6 +110,8 @@ def run_benchmark(task: str, p: int, device: str, methods: list[str], repeats: i
     """Print and return the median ms/epoch per method (and the ratio to vanilla); with
     ``out``, also write every timing to that JSON file (atomically; its folder is checked
     before anything is timed). Runs with torch's current thread count (recorded)."""
+    check_int("repeats", repeats, minimum=1)
+    check_int("epochs", epochs, minimum=1)
     if out is not None:
         check_output_file(out, name="out")
     order = ["vanilla"] + [m for m in methods if m != "vanilla"]
@@ -114,7 +119,7 @@ def run_benchmark(task: str, p: int, device: str, methods: list[str], repeats: i
           f"median of {repeats} x {epochs} epochs (9 steps of batch 512 + full train/test evaluation), "
           "methods timed in turn")
     times = interleaved_epoch_milliseconds(task, order, p=p, device=device, epochs=epochs, repeats=repeats,
-                                           ranks={"egd-rsvd": 128})
+                                           ranks=BENCH_RANKS)
     medians = {m: statistics.median(ms) for m, ms in times.items()}
     if out is not None:
         atomic_write_json(Path(out), {

@@ -42,7 +42,8 @@ __all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
            "accuracy_levels", "lowest_after_threshold", "stability_table", "PendingMethod", "pending_methods",
-           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget"]
+           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER", "digits_rows",
+           "transformer_checks", "findings"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -502,3 +503,77 @@ def stability_table(runs: list[RunResult], order: tuple[str, ...], optimizer: st
                      f"{float(np.median(lows)):.1%}", f"{min(lows):.1%}"])
     return Table(["method", "seeds past the threshold", "steps trained after it", "lowest test accuracy: median",
                   "lowest over seeds"], body, caption=caption)
+
+
+# --- the findings of the landing page and the status scoreboard ----------------------------------------------
+
+#: The chapter's file name, as :mod:`egd.book.findings` links it.
+CHAPTER = "10_other_models"
+
+
+def digits_rows(results_dir: str | os.PathLike) -> dict[float, list[StepRow]]:
+    """The chapter's Table 6 rows per AdamW weight decay, from the committed digits runs in the
+    ``10_other_models`` subfolder of ``results_dir`` (nothing is trained)."""
+    configs = runsets.digits_configs("quick")
+    runs = load_runs(configs, Path(results_dir) / runsets.OTHER_MODELS_SUBDIR)
+    return {wd: step_rows([r for r in runs if r.config.weight_decay == wd], digits_paper(), DIGITS_ORDER)
+            for wd in runsets.DIGITS_WEIGHT_DECAYS}
+
+
+def transformer_checks(results_dir: str | os.PathLike) -> tuple[list[StepRow], list[Check]]:
+    """The chapter's Table 7 rows and verdicts (the baseline reaches 95% within 100,000 steps on 2 seeds,
+    then :func:`speedup_checks`), from the committed transformer runs; no checks without a finished run."""
+    configs = runsets.transformer_configs("quick")
+    runs = load_runs(configs, Path(results_dir) / runsets.OTHER_MODELS_SUBDIR)
+    rows = step_rows(runs, transformer_paper(), TRANSFORMER_ORDER)
+    if not rows:
+        return rows, []
+    pending = pending_methods(configs, runs, transformer_paper(), TRANSFORMER_ORDER)
+    base_pending = next((p for p in pending if p.key == "vanilla"), None)
+    checks = [baseline_reach_check(rows, "adam", "95%", 100_000, 2, pending=base_pending),
+              *speedup_checks(rows, "adam", "95%", base_paper_steps=transformer_paper()["vanilla"])]
+    return rows, checks
+
+
+def _steps_of(rows: list[StepRow], optimizer: str) -> str:
+    return "; ".join(f"{run_label(r.key, optimizer)} {fmt_steps(r.median_all)} ({r.reached}/{r.seeds})"
+                     for r in rows)
+
+
+def findings(results_dir: str | os.PathLike) -> list:
+    """The chapter's verdicts as rows of :mod:`egd.book.findings` (keys ``"Table 6"`` and ``"Table 7"``):
+    Table 6 on digits at AdamW weight decay 2.0 (the public comparison runs' value; :func:`speedup_checks`),
+    the paper's ordering under each reading of the weight decay (:func:`ordering_checks`), and Table 7
+    (:func:`transformer_checks`). Each verdict is :func:`egd.book.findings.combine` of the chapter's checks;
+    a setting without finished runs gives no row."""
+    from . import findings as book_findings
+
+    out = []
+    rows_by_wd = digits_rows(results_dir)
+    high, low = max(rows_by_wd), min(rows_by_wd)
+    if rows_by_wd[high]:
+        checks = speedup_checks(rows_by_wd[high], "adamw", "85%")
+        out.append(book_findings.Finding(
+            f"Table 6 on scikit-learn's digits (the paper's MNIST setting), AdamW weight decay {high:g}: every "
+            "method reaches 85% in fewer steps than AdamW alone, the fastest is the paper's",
+            PAPER_ORDERING + " steps (MNIST)", _steps_of(rows_by_wd[high], "adamw") + " steps",
+            book_findings.combine(checks), CHAPTER, "Table 6"))
+    orderings = {f"weight decay {wd:g} for every method": rows for wd, rows in rows_by_wd.items()}
+    orderings[f"AdamW alone at {low:g}, the methods at {high:g}"] = mixed_rows(rows_by_wd, low, high)
+    checks = ordering_checks(orderings)
+    if checks:
+        out.append(book_findings.Finding(
+            "Table 6 on digits: the paper's ordering (every EGD variant before Grokfast, Grokfast before AdamW "
+            "alone), under each reading of the weight decay",
+            PAPER_ORDERING + " steps (MNIST)", book_findings.summarize(checks),
+            book_findings.combine(checks), CHAPTER, "Table 6"))
+    rows, checks = transformer_checks(results_dir)
+    if checks:
+        paper = transformer_paper()
+        out.append(book_findings.Finding(
+            "Table 7, transformer on x·y mod 97 with Adam: every method reaches 95% in fewer steps than Adam alone, "
+            "the fastest is the paper's",
+            "; ".join(f"{run_label(k, 'adam')} {fmt_steps(paper[k])}" for k in TRANSFORMER_ORDER if k in paper)
+            + " steps", ("" if any(r.key == "vanilla" for r in rows) else f"Adam alone: {NOT_FINISHED}; ")
+            + _steps_of(rows, "adam") + " steps", book_findings.combine(checks), CHAPTER, "Table 7"))
+    return out

@@ -16,7 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Table", "Check", "checks_table", "mark", "fmt_epochs", "fmt_number", "HOLDS", "FAILS", "UNDECIDED"]
+__all__ = ["Table", "Link", "Check", "checks_table", "mark", "fmt_epochs", "fmt_number", "HOLDS", "FAILS",
+           "UNDECIDED"]
 
 HOLDS, FAILS, UNDECIDED = "✓", "✗", "–"
 
@@ -47,11 +48,40 @@ def fmt_epochs(value: float | int | None) -> str:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A table cell that links to another page of the book: ``text`` shown, ``href`` relative to
+    the page that shows the table (e.g. ``"notebooks/05_modular_arithmetic.html"``)."""
+
+    text: str
+    href: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _html_cell(cell) -> str:
+    if isinstance(cell, (list, tuple)):
+        return ", ".join(map(_html_cell, cell))
+    if isinstance(cell, Link):
+        return f'<a class="reference internal" href="{html.escape(cell.href)}">{html.escape(cell.text)}</a>'
+    return html.escape(str(cell))
+
+
+def _markdown_cell(cell) -> str:
+    if isinstance(cell, (list, tuple)):
+        return ", ".join(map(_markdown_cell, cell))
+    if isinstance(cell, Link):
+        return f"[{cell.text}]({cell.href})"
+    return str(cell).replace("|", "\\|")
+
+
+@dataclass(frozen=True)
 class Table:
     """A table for the book: ``header`` (column names) and ``rows`` of cell strings.
 
     ``align``: one of ``"l"``, ``"r"``, ``"c"`` per column (default: left for the first,
-    right for the others). ``caption``: shown above the table.
+    right for the others). ``caption``: shown above the table. A cell is a string, a
+    :class:`Link` to another page, or a list of links.
     """
 
     header: Sequence[str]
@@ -74,7 +104,7 @@ class Table:
         aligns = self._aligns()
         head = "".join(f'<th style="text-align:{css[a]}">{html.escape(str(h))}</th>'
                        for h, a in zip(self.header, aligns))
-        body = "".join("<tr>" + "".join(f'<td style="text-align:{css[a]}">{html.escape(str(c))}</td>'
+        body = "".join("<tr>" + "".join(f'<td style="text-align:{css[a]}">{_html_cell(c)}</td>'
                                         for c, a in zip(row, aligns)) + "</tr>" for row in self.rows)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return (f'<table class="table egd-table mathjax_process">{caption}<thead><tr>{head}</tr></thead>'
@@ -85,7 +115,7 @@ class Table:
         lines = [f"**{self.caption}**", ""] if self.caption else []
         lines.append("| " + " | ".join(map(str, self.header)) + " |")
         lines.append("|" + "|".join(marks[a] for a in self._aligns()) + "|")
-        lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in self.rows]
+        lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in self.rows]
         return "\n".join(lines)
 
     def __str__(self) -> str:

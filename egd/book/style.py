@@ -42,7 +42,11 @@ PALETTE: dict[str, str] = {
     "colnorm": "#009E73",
     "grokfast": "#0072B2",
     "egd-newton-schulz": "#56B4E9",
+    "egd-svd-top": "#E69F00",
+    "egd-svd-cut": "#8C510A",
 }
+#: Exact EGD with a relative spectral cutoff: one hue (brown), lighter for smaller cutoffs.
+CUTOFF_SHADES: dict[float, str] = {1e-2: "#8C510A", 1e-3: "#BF812D"}
 #: RSVD ranks: one hue (purple), darker for larger ranks.
 RSVD_SHADES: dict[int, str] = {128: "#4B0082", 64: "#7B3FA0", 40: "#9966CC", 36: "#9966CC", 30: "#B48BD6",
                                20: "#CC79A7", 16: "#7B3FA0", 10: "#E0A0C8", 8: "#B48BD6", 4: "#E0A0C8"}
@@ -69,8 +73,14 @@ def method_style(key: str) -> MethodStyle:
     """
     label = labels.method_label(key)
     head, *variants = key.split(" ")
+    cut = next((name for name in registry.METHODS if registry.METHODS[name].needs_cutoff
+                and head.startswith(name)), None)
     if head in PALETTE:
         color = PALETTE[head]
+    elif cut is not None:
+        color = CUTOFF_SHADES.get(float(head[len(cut):]), PALETTE[cut])
+    elif head.startswith("egd-svd-top"):
+        color = PALETTE["egd-svd-top"]
     else:
         rsvd = next(name for name in registry.METHODS if registry.METHODS[name].needs_rank and head.startswith(name))
         color = RSVD_SHADES.get(int(head[len(rsvd):]), RSVD_DEFAULT)

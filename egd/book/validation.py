@@ -45,6 +45,7 @@ __all__ = [
     "SLOPE_TOLERANCE", "LEVEL1_TOLERANCE", "LEVEL1_SETTING", "HALF_ERROR_LEVEL",
     "LEVEL2_KEYS", "LEVEL2_LABELS", "toy_method_style", "level2_style", "fmt_slope", "fmt_fit",
     "verdict", "relative_deviation", "Level1", "level1", "plateau_table", "median_by_eps", "Level2", "level2",
+    "level2_runs",
     "memorisation_time", "Level3", "level3", "speedup", "summary_checks", "summary_table", "level2_checks",
     "level3_checks", "prose_table", "measures_table", "settings_table", "level2_table", "half_error_table",
     "level3_table", "anisotropy_table",
@@ -66,6 +67,8 @@ EARLY_ESCAPE_FACTOR = 10.0
 ESCAPE_GAIN_FACTOR = 3.0
 #: ... and GD's half-error time is more than this many times EGD's.
 HALF_ERROR_GAIN_FACTOR = 5.0
+#: ... GD's escape-time slope is this close to the toy's GD slope (without its interval holding it).
+GD_SLOPE_NEAR = 0.2
 
 #: Level 2's methods as harness method keys (for their colour): GD is vanilla, rank-1 RSVD is egd-rsvd1.
 LEVEL2_KEYS: dict[str, str] = {"gd": "vanilla", "egd-svd": "egd-svd", "egd-rsvd": "egd-rsvd1"}
@@ -218,6 +221,8 @@ class Level2:
     escape: dict[str, dict]
     curves: dict[str, dict]
     toy_escape: dict[str, np.ndarray]
+    #: The sweep kinds (``"escape"``, ``"curves"``) loaded from saved runs rather than computed here.
+    loaded: tuple[str, ...] = ()
 
     @property
     def eps(self) -> np.ndarray:
@@ -244,20 +249,55 @@ class Level2:
         return {m: np.asarray(run["plateau"], dtype=float) for m, run in self.curves.items()}
 
 
-def level2(profile: str, sweeps: dict[str, toy_mlp.ToyMLPSweep] | None = None) -> Level2:
-    """Run the level-2 sweeps of ``profile`` (:data:`egd.validation.toy_mlp.PROFILES`, or ``sweeps``)
-    and the toy's escape time ``toymodel.plateau_length`` for the same setting."""
+def level2_runs(profile: str, results_dir: str | Path | None = None
+                ) -> tuple[dict[str, toy_mlp.ToyMLPSweep], dict[str, dict | None]]:
+    """Per sweep kind, the sweep the chapter shows and its saved runs (None: to compute).
+
+    The full profile's sweep is used in *both* profiles when its runs are saved under
+    ``results_dir/`` :data:`egd.validation.toy_mlp.TOY_MLP_SUBDIR` (the committed ones); else the
+    profile's own sweep, loaded when saved there, or None to be computed."""
+    if profile not in toy_mlp.PROFILES:
+        raise ValueError(f"profile must be one of {tuple(toy_mlp.PROFILES)}, got {profile!r}")
+    sweeps, runs = {}, {}
+    for kind in ("escape", "curves"):
+        candidates = [toy_mlp.PROFILES["full"][kind], toy_mlp.PROFILES[profile][kind]]
+        found = None
+        if results_dir is not None:
+            folder = Path(results_dir) / toy_mlp.TOY_MLP_SUBDIR
+            found = next(((c, r) for c in candidates if (r := toy_mlp.find_sweep(c, folder, kind=kind))), None)
+        sweeps[kind], runs[kind] = found if found is not None else (candidates[-1], None)
+    return sweeps, runs
+
+
+def level2(profile: str, sweeps: dict[str, toy_mlp.ToyMLPSweep] | None = None,
+           results_dir: str | Path | None = None) -> Level2:
+    """The level-2 sweeps and the toy's escape time ``toymodel.plateau_length`` for the same setting.
+
+    ``sweeps`` given: run them. Else :func:`level2_runs`: the saved runs in ``results_dir`` (the full
+    profile's sweep first, in either profile); a sweep without saved runs is computed, and in the full
+    profile saved there for the next build."""
     import toymodel
 
-    sweeps = sweeps if sweeps is not None else toy_mlp.PROFILES[profile]
+    saved: dict[str, dict | None] = {"escape": None, "curves": None}
+    if sweeps is None:
+        sweeps, saved = level2_runs(profile, results_dir)
     if set(sweeps) != {"escape", "curves"}:
         raise ValueError(f"sweeps must hold 'escape' and 'curves', got {sorted(sweeps)}")
+    runs = {}
+    for kind, sweep in sweeps.items():
+        if saved.get(kind) is not None:
+            runs[kind] = saved[kind]
+        elif profile == "full" and results_dir is not None:
+            runs[kind] = toy_mlp.run_or_load(sweep, Path(results_dir) / toy_mlp.TOY_MLP_SUBDIR, kind=kind)
+        else:
+            runs[kind] = sweep.run()
     config = sweeps["escape"].config
     eps = np.asarray(sweeps["escape"].eps, dtype=float)
     toy = {m: toymodel.plateau_length(eps, eta=config.eta, s=config.s, theta=config.theta, u=[0.0, config.zeta],
                                       method=m)
            for m in ("gd", "paper_egd", "egd")}
-    return Level2(profile, dict(sweeps), sweeps["escape"].run(), sweeps["curves"].run(), toy)
+    loaded = tuple(kind for kind in ("escape", "curves") if saved.get(kind) is not None)
+    return Level2(profile, dict(sweeps), runs["escape"], runs["curves"], toy, loaded)
 
 
 # --- level 3 -----------------------------------------------------------------------------------
@@ -461,7 +501,13 @@ def level2_checks(l2: Level2) -> list[Check]:
     half = {m: censored_median([None if not np.isfinite(t) else t for t in v]) for m, v in l2.half_error.items()}
     half = {m: math.inf if v is None else v for m, v in half.items()}
     half_gain = half["gd"] / half["egd-svd"] if math.isfinite(half["egd-svd"]) else math.nan
+    gd_fit, toy_gd = l2.slopes["gd"], l2.toy_slopes["gd"][0]
+    gd_slope, gd_low, gd_high = gd_fit["at_cap"] if gd_fit["n_censored"] else gd_fit["reached"]
     checks = [
+        Check(f"GD's escape-time slope is within {GD_SLOPE_NEAR:g} of the toy's GD slope, and its 95% interval "
+              "does not contain the toy's (near, not equal)",
+              bool(abs(gd_slope - toy_gd) <= GD_SLOPE_NEAR and not gd_low <= toy_gd <= gd_high),
+              f"{_signed(toy_gd)} (the toy's GD)", fmt_fit(gd_fit)),
         Check(f"GD's network escapes at least {EARLY_ESCAPE_FACTOR:g}× sooner than the toy's escape time, "
               "at every \\(\\varepsilon\\) (median over seeds)", bool(np.all(early >= EARLY_ESCAPE_FACTOR)),
               f"≥ {EARLY_ESCAPE_FACTOR:g}×", _ratio_range(early)),
@@ -543,11 +589,13 @@ def settings_table(l2: Level2, l3: Level3) -> Table:
     cap = prof.overrides.get("max_epochs")
     overrides = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                           for k, v in prof.overrides.items())
+    saved = {kind: "; loaded from the committed runs" if kind in l2.loaded else "" for kind in ("escape", "curves")}
     rows = [
         ["Level 2, escape time", _eps_list(esc.eps), str(len(esc.seeds)), f"{esc.config.max_steps:,} steps",
-         "GD, EGD (exact), EGD-RSVD r=1; measured every step"],
+         f"GD, EGD (exact), EGD-RSVD r=1; measured every step{saved['escape']}"],
         ["Level 2, half-error time and curves", _eps_list(cur.eps), str(len(cur.seeds)),
-         f"{cur.config.max_steps:,} steps", f"the same methods; measured every {cur.config.eval_every} steps"],
+         f"{cur.config.max_steps:,} steps",
+         f"the same methods; measured every {cur.config.eval_every} steps{saved['curves']}"],
         ["Level 3, time to grok T95", _eps_list(sorted(prof.eps, reverse=True)), str(len(prof.seeds)),
          f"{cap:,} epochs" if cap else "the preset's",
          f"{methods}; mod-add, p = {prof.p}; changed from the paper's preset: {overrides}"],

@@ -39,7 +39,8 @@ its state. Checkpoints are the single-run engine's snapshots, one per run, so a 
 interrupted in a batch resumes in either engine.
 
 Runs share a batch when :func:`batch_signature` agrees: task family, input and output
-sizes, train and test sizes, width, batch size, loss and device.
+sizes, train and test sizes, width, batch size, loss, device and torch thread count (a
+process computes with one count, and a CPU run's count is part of its key).
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ from torch.nn import functional as F
 from egd.transforms import column_normalize, grokfast_ema_, grokfast_ema_init, orthogonalize
 
 from . import registry
-from .config import DEFAULT_CHECKPOINT_EVERY, RunConfig
+from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SECONDS, RunConfig
 from .engine import (
     CHECKPOINT_FORMAT,
     EVAL_CHUNK,
     EpochMetrics,
+    Interrupted,
     TrainState,
+    _DeferredInterrupt,
     build_model,
     correct,
     per_example_loss,
@@ -100,14 +103,16 @@ def batchable(config: RunConfig) -> bool:
 
 
 def batch_signature(config: RunConfig) -> tuple:
-    """What runs of one batch must share: everything that fixes a tensor's shape, the loss
-    and the device (task family, input/output sizes, train/test sizes, width, batch, loss)."""
+    """What runs of one batch must share: everything that fixes a tensor's shape, the loss,
+    the device and the torch thread count (task family, input/output sizes, train/test
+    sizes, width, batch, loss, device, ``config.threads``)."""
     family = registry.TASKS[config.task][0]
     if family == "modular":
         shape = (2 * config.p, config.p, int(config.train_fraction * config.p**2), config.p**2)
     else:
         shape = (config.n, 1, config.n_train, config.n_train + config.n_test)
-    return (family, *shape, config.width, config.batch_size, config.loss, str(torch.device(config.device)))
+    return (family, *shape, config.width, config.batch_size, config.loss, str(torch.device(config.device)),
+            config.threads)
 
 
 def group_configs(configs: Sequence[RunConfig], max_runs: int) -> list[list[RunConfig]]:
@@ -242,7 +247,7 @@ class BatchedTrainer:
         signatures = {batch_signature(c) for c in configs}
         if len(signatures) != 1:
             raise ValueError(f"configs must share one batch_signature (task family, sizes, width, batch, loss, "
-                             f"device) to train as one batch; got {len(signatures)}: {sorted(signatures)}")
+                             f"device, threads) to train as one batch; got {len(signatures)}: {sorted(signatures)}")
         snapshots = list(snapshots) if snapshots is not None else [None] * len(configs)
         if len(snapshots) != len(configs):
             raise ValueError(f"snapshots must hold one entry per config ({len(configs)}), got {len(snapshots)}")
@@ -281,6 +286,7 @@ class BatchedTrainer:
             self.W2 = torch.stack([m.output_weight().detach() for m in models]).contiguous()
         self.alive = list(range(len(configs)))
         self.final: dict[int, dict] = {}
+        self.interrupt_requested = False
         self._per_run_tensors()
 
     def _set_hidden_weight(self, W1: Tensor) -> None:
@@ -340,7 +346,8 @@ class BatchedTrainer:
             if not state.transform_active or method.transform == "none" or state.status != "running":
                 continue
             if method.transform == "orthogonalize":
-                key = ("rsvd", pos) if method.orthogonalize_method == "rsvd" else ("orth", method.orthogonalize_method)
+                key = (("rsvd", pos) if method.orthogonalize_method == "rsvd"
+                       else ("orth", (method.orthogonalize_method, config.rank, config.spectral_cutoff)))
             elif method.transform == "column_normalize":
                 key = ("colnorm", config.colnorm_floor)
             else:
@@ -349,16 +356,18 @@ class BatchedTrainer:
         self._groups = [(kind, option, positions) for (kind, option), positions in groups.items()]
         return self._groups
 
-    def _orthogonalize_group(self, G: Tensor, positions: list[int], method: str | None) -> None:
+    def _orthogonalize_group(self, G: Tensor, positions: list[int], option: tuple) -> None:
+        method, rank, cutoff = option  # runs share a call when their method, rank and cutoff agree
         sel = self._index(positions)
         sub = G if sel is None else G.index_select(0, sel)
         try:
-            out = orthogonalize(sub, method=method, check_finite=False)
+            out = orthogonalize(sub, method=method, rank=rank, spectral_cutoff=cutoff, check_finite=False)
         except (torch.linalg.LinAlgError, RuntimeError):
             out = sub.clone()
             for k, pos in enumerate(positions):  # find the run(s) whose gradient broke the linear algebra
                 try:
-                    out[k] = orthogonalize(sub[k], method=method, check_finite=False)
+                    out[k] = orthogonalize(sub[k], method=method, rank=rank, spectral_cutoff=cutoff,
+                                           check_finite=False)
                 except (torch.linalg.LinAlgError, RuntimeError):
                     if torch.isfinite(sub[k]).all():
                         raise
@@ -535,12 +544,17 @@ class BatchedTrainer:
 
     def run(self, *, on_finish: Callable[[int, TrainState], None] | None = None,
             checkpoint: Callable[[int, dict], None] | None = None,
-            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = False,
-            stop_after: int | None = None) -> list[TrainState]:
+            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, checkpoint_seconds: float | None = None,
+            progress: bool = False, stop_after: int | None = None) -> list[TrainState]:
         """Train every run until its own stop rule fires (or ``stop_after`` epochs in this call).
 
         ``on_finish(i, state)`` is called as soon as run ``i`` finishes; ``checkpoint(i,
-        snapshot)`` every ``checkpoint_every`` epochs of run ``i`` while it runs.
+        snapshot)`` every ``checkpoint_every`` epochs of run ``i`` while it runs, and for
+        every running run once ``checkpoint_seconds`` of training passed since the last
+        time-based save (None: by epochs only). Ctrl-C is taken at the end of the epoch: every
+        running run is checkpointed, then :class:`~egd.grokking.engine.Interrupted` is raised;
+        when that epoch finished every run, the run returns and sets
+        :attr:`interrupt_requested`, so the caller can save the results first.
         """
         for i in list(self.alive):  # resumed at or past its last epoch
             state = self.states[i]
@@ -553,36 +567,57 @@ class BatchedTrainer:
             left = max(self.configs[i].max_epochs - self.states[i].epoch for i in self.alive)
             bar = tqdm(total=left, desc=f"{self.configs[0].task} batch of {len(self.configs)}", unit="ep",
                        dynamic_ncols=True)
-        done_here = 0
+        self.interrupt_requested = False
         try:
-            while self.alive:
-                transformed = [self.states[i].transform_active and self.methods[i].transform != "none"
-                               for i in self.alive]
-                t0 = time.perf_counter()
-                self.train_epoch()
-                metrics = self.evaluate()
-                seconds = time.perf_counter() - t0
-                for pos, i in enumerate(self.alive):
-                    state = self.states[i]
-                    state.elapsed += seconds
-                    record_epoch(state, metrics[pos], n_train=self.data.n_train, n_test=self.data.n_test,
-                                 transformed=transformed[pos])
-                    if state.status == "running":
-                        update_status(state, self.configs[i], metrics[pos], n_test=self.data.n_test)
-                    if checkpoint is not None and state.status == "running" and state.epoch % checkpoint_every == 0:
-                        checkpoint(i, self.snapshot(i))
-                self.frozen, self._groups = None, None
-                self._finish(on_finish)
-                done_here += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{len(self.alive)} running", refresh=False)
-                if stop_after is not None and done_here >= stop_after:
-                    break
+            with _DeferredInterrupt() as interrupt:
+                self._loop(interrupt, on_finish, checkpoint, checkpoint_every, checkpoint_seconds, bar, stop_after)
         finally:
             if bar is not None:
                 bar.close()
         return self.states
+
+    def _loop(self, interrupt, on_finish, checkpoint, checkpoint_every, checkpoint_seconds, bar, stop_after) -> None:
+        """The epochs of :meth:`run`; Ctrl-C (``interrupt.requested``) is taken at the end of an epoch."""
+        done_here = 0
+        last_save = time.monotonic()
+        while self.alive:
+            transformed = [self.states[i].transform_active and self.methods[i].transform != "none"
+                           for i in self.alive]
+            t0 = time.perf_counter()
+            self.train_epoch()
+            metrics = self.evaluate()
+            seconds = time.perf_counter() - t0
+            for pos, i in enumerate(self.alive):
+                state = self.states[i]
+                state.elapsed += seconds
+                record_epoch(state, metrics[pos], n_train=self.data.n_train, n_test=self.data.n_test,
+                             transformed=transformed[pos])
+                if state.status == "running":
+                    update_status(state, self.configs[i], metrics[pos], n_test=self.data.n_test)
+                if checkpoint is not None and state.status == "running" and state.epoch % checkpoint_every == 0:
+                    checkpoint(i, self.snapshot(i))
+            if (checkpoint is not None and checkpoint_seconds is not None
+                    and time.monotonic() - last_save >= checkpoint_seconds):
+                for i in self.alive:
+                    if self.states[i].status == "running":
+                        checkpoint(i, self.snapshot(i))
+                last_save = time.monotonic()
+            self.frozen, self._groups = None, None
+            self._finish(on_finish)
+            done_here += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{len(self.alive)} running", refresh=False)
+            if interrupt.requested:  # Ctrl-C: every running run saved, then stop
+                if not self.alive:  # the epoch finished every run: their results come first
+                    self.interrupt_requested = True
+                    break
+                if checkpoint is not None:
+                    for i in self.alive:
+                        checkpoint(i, self.snapshot(i))
+                raise Interrupted(max(self.states[i].epoch for i in self.alive), checkpoint is not None)
+            if stop_after is not None and done_here >= stop_after:
+                break
 
     def _finish(self, on_finish: Callable[[int, TrainState], None] | None) -> None:
         done = [i for i in self.alive if self.states[i].status != "running"]
@@ -598,7 +633,8 @@ class BatchedTrainer:
 
 
 def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = True, reuse: bool = True,
-                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = False,
+                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, progress: bool = False,
                 stop_after: int | None = None, dtype: torch.dtype | None = None) -> list:
     """:func:`egd.grokking.runner.train` for a batch: the :class:`~egd.grokking.store.RunResult` of
     every config, in order, trained together by :class:`BatchedTrainer`.
@@ -607,35 +643,52 @@ def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = Tr
     run resumes from its checkpoint (``resume``; the single-run engine's files, so either
     engine can resume the other's runs); each run writes its standard result files as soon
     as it finishes, with ``env["engine"] = "batched"`` and ``env["batch_runs"]`` (the runs
-    trained together). ``stop_after``: interrupt after that many epochs, leaving a
-    checkpoint of every unfinished run.
+    trained together). Checkpoints every ``checkpoint_every`` epochs and every
+    ``checkpoint_seconds`` of training. ``stop_after``: interrupt after that many epochs,
+    leaving a checkpoint of every unfinished run.
+
+    As :func:`~egd.grokking.runner.train`, before any training: ``out_dir`` must be a
+    writable folder, the device must exist, and for CPU runs ``torch.get_num_threads()``
+    must equal ``config.threads`` (``ValueError`` otherwise); a damaged result or
+    checkpoint under a run's name is moved aside with a warning naming it.
     """
+    from egd._checks import check_int, check_real
+
     from .config import config_key
-    from .environment import require_device
-    from .runner import result_from_state
-    from .store import checkpoint_path, find_run, load_checkpoint, save_checkpoint, save_run
+    from .environment import require_device, require_threads
+    from .files import check_output_dir
+    from .runner import _usable_checkpoint, result_from_state
+    from .store import checkpoint_path, find_run, save_checkpoint, save_run, warn_other_engine
 
     configs = list(configs)
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
+    check_int("checkpoint_every", checkpoint_every, minimum=1)
+    if checkpoint_seconds is not None:
+        check_real("checkpoint_seconds", checkpoint_seconds, low=0.0, low_open=True)
     keys = [config_key(c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("configs must be distinct runs; the same config appears more than once")
     results: list = [None] * len(configs)
     if out_dir is not None and reuse:
         results = [find_run(c, out_dir) for c in configs]
+        for found in results:
+            if found is not None:
+                warn_other_engine(found, ENGINE_NAME)
     todo = [k for k, r in enumerate(results) if r is None]
     if not todo:
         return results
     batch = [configs[k] for k in todo]
-    require_device(batch[0].device)
+    if out_dir is not None:
+        check_output_dir(out_dir, name="out_dir")
+    for device in sorted({c.device for c in batch}):
+        require_device(device)
+    for config in batch:
+        require_threads(config)
     snapshots: list[dict | None] = [None] * len(batch)
     if out_dir is not None and resume:
         for n, config in enumerate(batch):
             ckpt = checkpoint_path(config, out_dir)
-            if ckpt.exists():
-                snap = load_checkpoint(ckpt)
-                snapshots[n] = snap if snap.get("key") == config_key(config) else None
+            if ckpt.exists():  # one of another key, or damaged: moved aside, the run starts afresh
+                snapshots[n] = _usable_checkpoint(config, ckpt, config.build_task().build(config.device))
     trainer = BatchedTrainer(batch, snapshots=snapshots, dtype=dtype)
 
     def result(n: int, state: TrainState):
@@ -655,10 +708,13 @@ def train_batch(configs: Sequence[RunConfig], *, out_dir=None, resume: bool = Tr
             checkpoint_path(batch[n], out_dir).unlink(missing_ok=True)
 
     trainer.run(on_finish=finished, checkpoint=save if out_dir is not None else None,
-                checkpoint_every=checkpoint_every, progress=progress, stop_after=stop_after)
+                checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, progress=progress,
+                stop_after=stop_after)  # Ctrl-C: Interrupted, with a checkpoint of every running run
     for n in list(trainer.alive):  # interrupted on purpose: keep checkpoints, no result files
         results[todo[n]] = result(n, trainer.states[n])
         if out_dir is not None:
             save(n, trainer.snapshot(n))
+    if trainer.interrupt_requested:  # Ctrl-C in the batch's last epoch: the results are saved, now stop
+        raise Interrupted(max(s.epoch for s in trainer.states), False, None, finished=out_dir is not None)
     return results
 

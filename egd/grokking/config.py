@@ -4,7 +4,15 @@ Every field that changes the numbers is in the config, so a run is identified by
 :func:`config_key` (a hash of the canonical JSON of the config) and a finished run is
 found again by its key instead of being retrained. Fields that do not apply to the
 task (``p`` for parity, ``n``/``k`` for modular arithmetic, ``rank`` for methods without
-one) are normalised to ``None`` so equal runs get equal keys.
+one) must be ``None`` (:func:`make_config` sets them so), and method-specific settings
+(``grokfast_*``, ``colnorm_floor``) keep their defaults for the other methods: a setting
+that cannot change the numbers is refused rather than hashed into a second key for the
+same run.
+
+``threads``: float results of torch's CPU kernels depend on the thread count, so a CPU
+run records the number of threads it computes with and runs at 1 and 2 threads never
+share a key or a file (committed runs were made at 1 thread, the default, which is not
+hashed). On a CUDA device the GPU computes the numbers: ``threads`` is ``None`` there.
 """
 
 from __future__ import annotations
@@ -25,6 +33,11 @@ from .environment import device_name, resolve_device  # noqa: F401  (re-exported
 
 DEFAULT_PATIENCE = 50  # epochs trained after the threshold is first reached
 DEFAULT_CHECKPOINT_EVERY = 200  # epochs between checkpoints
+#: Seconds of training between checkpoints (besides every ``DEFAULT_CHECKPOINT_EVERY``
+#: epochs): a kill loses at most about this much work.
+DEFAULT_CHECKPOINT_SECONDS = 60.0
+#: torch threads of a CPU run unless the config says otherwise (every committed run).
+DEFAULT_THREADS = 1
 KEY_LENGTH = 12  # hex digits of the config hash used in file names
 WEIGHT_DECAY_MODES = ("loss", "decoupled")
 #: Fields added after results were committed: hashed into the key only when they differ
@@ -32,6 +45,8 @@ WEIGHT_DECAY_MODES = ("loss", "decoupled")
 LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss",
                        "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE,
                        "random_streams": "torch",
+                       "threads": DEFAULT_THREADS,
+                       "spectral_cutoff": None,
                        "model": "mlp", "optimizer": "sgd", "betas": (0.9, 0.999), "warmup_steps": 0,
                        "init_scale": 1.0, "train_metrics": "full"}
 #: Adam's and AdamW's default ``betas`` (torch's); used only with an adaptive optimizer.
@@ -40,6 +55,21 @@ DEFAULT_BETAS = (0.9, 0.999)
 #: whole training set, evaluated) or ``batches`` (the epoch's mini-batches before their steps,
 #: as the public transformer script logs them; saves an evaluation of the training set).
 TRAIN_METRICS = ("full", "batches")
+#: Largest number of train or test examples: the history stores correct-prediction counts
+#: as ``uint32`` (:data:`egd.grokking.store.HISTORY_DTYPES`).
+MAX_EXAMPLES = 2**32 - 1
+#: Fields that only one method reads, with their defaults; other methods must keep these.
+METHOD_FIELDS = {"grokfast_alpha": ("grokfast", defaults.DEFAULT_GROKFAST_ALPHA),
+                 "grokfast_lamb": ("grokfast", defaults.DEFAULT_GROKFAST_LAMB),
+                 "colnorm_floor": ("colnorm", defaults.DEFAULT_COLUMN_NORM_FLOOR)}
+#: Where a task family's preset sets its own value of a :data:`METHOD_FIELDS` field, that value is
+#: the default the other methods keep: Omnigrok's image setting carries the public MNIST script's
+#: Grokfast ``alpha`` and ``lamb`` in every run's config (and key), whichever the method.
+FAMILY_METHOD_DEFAULTS = {"image": {name: methods.OMNIGROK[name] for name in ("grokfast_alpha", "grokfast_lamb")}}
+#: The shape fields each task family reads: a field no family of the task reads must be
+#: ``None`` (``n_train`` / ``n_test`` are read by parity and by the image tasks of Appendix D).
+FAMILY_FIELDS = {"modular": ("p", "train_fraction"), "parity": ("n", "k", "n_train", "n_test"),
+                 "image": ("n_train", "n_test")}
 
 
 @dataclass(frozen=True)
@@ -55,7 +85,9 @@ class RunConfig:
     never ``"auto"``). ``random_streams``: ``"torch"`` (ours) or, for parity only,
     ``"numpy"``: data, secret bits and initial weights drawn as in the authors' published
     script (numpy ``RandomState(data_seed)`` and ``RandomState(seed)``), to compare with
-    the paper's single runs; the shuffles stay ours.
+    the paper's single runs; the shuffles stay ours. ``threads``: torch's CPU thread
+    count the run computes with (:func:`egd.grokking.train` checks it); set to
+    ``None`` on CUDA, and ``None`` on the CPU means the default, 1.
 
     Appendix D's settings add: ``model`` (``"mlp"``, the paper's 2-layer MLP;
     ``"mlp3"``, Omnigrok's 3-layer MLP for the image tasks; ``"transformer"``, the
@@ -64,10 +96,29 @@ class RunConfig:
     (Adam's; only with an adaptive optimizer), ``warmup_steps`` (the learning rate grows
     linearly from 0 over that many steps, as torch's ``LambdaLR(min(step / W, 1))``) and
     ``init_scale`` (every initial parameter multiplied by it; ``mlp3`` only) and
-    ``train_metrics`` (:data:`TRAIN_METRICS`). With an
-    adaptive optimizer, ``weight_decay_mode="decoupled"`` is the optimizer's own
-    ``weight_decay`` on the model's decayed parameters: Adam adds ``wd * W`` to the
+    ``train_metrics`` (:data:`TRAIN_METRICS`). With an adaptive optimizer,
+    ``weight_decay_mode="decoupled"`` is the optimizer's own ``weight_decay`` on the
+    model's decayed parameters: Adam adds ``wd * W`` to the
     (transformed) gradient inside its step, AdamW shrinks the weights directly.
+
+    The defaults of the transform options come from :mod:`egd.defaults`
+    (``threshold`` is :data:`egd.defaults.DEFAULT_SWITCH_OFF_THRESHOLD`).
+
+    Raises:
+        ValueError: any field out of its range, naming it: an unknown ``task`` or ``method``,
+            ``rank`` missing for an rsvd method (or given to another), a seed outside
+            ``[0, 2**32 - 1]``, ``lr <= 0``, ``threshold`` outside ``(0, 1]``, a loss that
+            does not fit the task, ``batch_size`` above the number of training examples,
+            ``device="auto"`` (resolve it first) or a malformed device.
+
+    Examples:
+        >>> from egd.grokking import RunConfig
+        >>> RunConfig(task="mod-add", method="egd-rsvd", rank=64).rank
+        64
+        >>> RunConfig(task="mod-add", method="egd-rsvd")
+        Traceback (most recent call last):
+        ...
+        ValueError: rank is required for method 'egd-rsvd' (an integer >= 1), got None
     """
 
     task: str
@@ -98,6 +149,8 @@ class RunConfig:
     weight_decay_mode: str = "loss"
     second_operand_scale: float = tasks.DEFAULT_SECOND_OPERAND_SCALE
     random_streams: str = "torch"
+    threads: int | None = DEFAULT_THREADS
+    spectral_cutoff: float | None = None
     model: str = "mlp"
     optimizer: str = "sgd"
     betas: tuple[float, float] = DEFAULT_BETAS
@@ -108,6 +161,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         if isinstance(self.betas, list):  # read back from JSON
             object.__setattr__(self, "betas", tuple(self.betas))
+        if isinstance(self.device, str) and self.device.startswith("cuda"):
+            object.__setattr__(self, "threads", None)  # the GPU computes the numbers
+        elif self.threads is None:  # e.g. a CUDA config moved to the CPU with dataclasses.replace
+            object.__setattr__(self, "threads", DEFAULT_THREADS)
         _validate(self)
 
     def to_dict(self) -> dict:
@@ -142,6 +199,28 @@ def _validate(c: RunConfig) -> None:
     method = methods.get_method(c.method)
     check_int("seed", c.seed, minimum=0, maximum=MAX_SEED)
     check_int("data_seed", c.data_seed, minimum=0, maximum=MAX_SEED)
+    family = methods.TASKS[c.task][0]
+    for name in dict.fromkeys(n for names in FAMILY_FIELDS.values() for n in names):
+        if name not in FAMILY_FIELDS[family] and getattr(c, name) is not None:
+            readers = " and ".join(f for f, names in FAMILY_FIELDS.items() if name in names)
+            raise ValueError(f"{name} applies only to {readers} tasks; it must be None for task {c.task!r}, "
+                             f"got {name}={getattr(c, name)!r}")
+    for name, (owner, default) in METHOD_FIELDS.items():
+        default = FAMILY_METHOD_DEFAULTS.get(family, {}).get(name, default)
+        if c.method != owner and getattr(c, name) != default:
+            raise ValueError(f"{name} applies only to method {owner!r}; it must keep its default {default!r} "
+                             f"for method {c.method!r}, got {getattr(c, name)!r}")
+    if family == "modular":
+        check_int("p", c.p, minimum=2)
+        if c.p**2 > MAX_EXAMPLES:
+            raise ValueError(f"p must be at most {int(MAX_EXAMPLES**0.5)} (p**2 examples are counted in 32 bits), "
+                             f"got {c.p}")
+        check_real("train_fraction", c.train_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    else:
+        for name in ("n_train", "n_test"):
+            if family == "image" and name == "n_test" and c.n_test is None:
+                continue  # the image tasks' None: every test image
+            check_int(name, getattr(c, name), minimum=1, maximum=MAX_EXAMPLES)
     # Building the data module validates p / op / n / k / fractions with clear messages.
     c.build_task()
     if method.needs_rank:
@@ -151,6 +230,14 @@ def _validate(c: RunConfig) -> None:
     elif c.rank is not None:
         raise ValueError(f"rank applies only to {[m for m in methods.METHODS if methods.METHODS[m].needs_rank]}, "
                          f"got rank={c.rank!r} with method {c.method!r}")
+    if method.needs_cutoff:
+        if c.spectral_cutoff is None:
+            raise ValueError(f"spectral_cutoff is required for method {c.method!r} (a float in (0, 1)), got None")
+        check_real("spectral_cutoff", c.spectral_cutoff, low=0.0, high=1.0, low_open=True, high_open=True)
+    elif c.spectral_cutoff is not None:
+        cut = [m for m in methods.METHODS if methods.METHODS[m].needs_cutoff]
+        raise ValueError(f"spectral_cutoff applies only to {cut}, got spectral_cutoff={c.spectral_cutoff!r} "
+                         f"with method {c.method!r}")
     check_int("width", c.width, minimum=1)
     check_int("batch_size", c.batch_size, minimum=1)
     check_int("max_epochs", c.max_epochs, minimum=1)
@@ -163,7 +250,6 @@ def _validate(c: RunConfig) -> None:
     check_bool("switch_off", c.switch_off)
     check_choice("weight_decay_mode", c.weight_decay_mode, WEIGHT_DECAY_MODES)
     check_choice("loss", c.loss, methods.LOSSES)
-    family = methods.TASKS[c.task][0]
     if c.loss not in methods.FAMILY_LOSSES[family]:
         raise ValueError(f"loss for task {c.task!r} must be one of {methods.FAMILY_LOSSES[family]}, got {c.loss!r}")
     _validate_model_and_optimizer(c, family)
@@ -175,7 +261,16 @@ def _validate(c: RunConfig) -> None:
         raise ValueError(f"batch_size must be <= the number of training examples ({n_train}), got {c.batch_size}")
     if c.device == "auto":
         raise ValueError("device must be resolved before building a RunConfig (use resolve_device('auto'))")
-    torch.device(c.device)  # raises on malformed device strings
+    if not isinstance(c.device, str):
+        raise ValueError(f"device must be a string such as 'cpu' or 'cuda:0', got {c.device!r}")
+    try:
+        dev = torch.device(c.device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {c.device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or CUDA device, got {c.device!r}")
+    if dev.type == "cpu":
+        check_int("threads", c.threads, minimum=1)
 
 
 def _validate_model_and_optimizer(c: RunConfig, family: str) -> None:
@@ -221,11 +316,45 @@ def make_config(
 
     Defaults: ``p = 97`` for modular tasks, ``(n, k) = (100, 3)`` for parity; the image
     tasks train on the first ``n_train`` images and test on ``n_test`` (``None``: all the
-    others).
+    others). ``p`` with parity or an image task, or ``n`` / ``k`` with a modular or an
+    image task, is an error (it would change nothing).
+
+    Args:
+        task: ``"mod-add"``, ``"mod-mul"``, ``"parity"``, or Appendix D's image tasks
+            ``"digits"`` and ``"mnist"``.
+        method: a method of the registry (``"vanilla"``, ``"egd-svd"``, ``"egd-rsvd"`` with
+            ``rank=...``, ``"colnorm"``, ``"grokfast"``, ...; see ``egd-grok train --help``).
+        preset: ``"paper"`` (the paper's hyper-parameters for the task and shape) or
+            ``"smoke"`` (tiny, seconds on a CPU, for tests).
+        p: modulus of the modular tasks; ``None``: the paper's modulus (ignored for parity).
+        n, k: parity's number of bits and of secret bits; ``None``: the paper's main
+            ``(n, k)`` (ignored for modular tasks).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (resolved here).
+        **overrides: any other :class:`RunConfig` field.
+
+    Returns:
+        The validated :class:`RunConfig`.
+
+    Raises:
+        ValueError: an unknown task, method or preset, ``p`` with parity or an image task,
+            ``n`` / ``k`` with a modular or an image task, or a field :class:`RunConfig` rejects.
+
+    Examples:
+        >>> from egd.grokking import make_config
+        >>> c = make_config("mod-add", "vanilla")
+        >>> c.p, c.width, c.lr
+        (97, 512, 0.7)
+        >>> c = make_config("parity", "egd-svd", preset="smoke", seed=3)
+        >>> c.n, c.k, c.seed
+        (100, 3, 3)
     """
     if task not in methods.TASKS:
         raise ValueError(f"task must be one of {sorted(methods.TASKS)}, got {task!r}")
     family = methods.TASKS[task][0]
+    if family != "parity" and (n is not None or k is not None):
+        raise ValueError(f"n and k apply only to the parity task, got n={n!r}, k={k!r} for task {task!r}")
+    if family != "modular" and p is not None:
+        raise ValueError(f"p applies only to the modular tasks, got p={p!r} for task {task!r}")
     if family == "modular":
         p = 97 if p is None else p
         n = k = None
@@ -249,6 +378,8 @@ def config_key(config: RunConfig) -> str:
     for name, default in LATE_FIELD_DEFAULTS.items():
         if fields[name] == default:
             del fields[name]
+    if fields.get("threads", DEFAULT_THREADS) is None:  # CUDA: the thread count changes no number
+        del fields["threads"]
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(canonical.encode()).hexdigest()[:KEY_LENGTH]
 
@@ -257,7 +388,8 @@ def run_name(config: RunConfig) -> str:
     """Readable, unique file stem: ``mod-add-p97-egd-svd-s0-<key>``.
 
     A non-default ``second_operand_scale`` ``c`` adds ``-b<c>`` after the shape
-    (``mod-add-p31-b0.1-vanilla-s0-<key>``); default runs keep their names. The image
+    (``mod-add-p31-b0.1-vanilla-s0-<key>``), and a CPU thread count other than 1 adds
+    ``-t<threads>`` (``mod-add-p97-t2-egd-svd-s0-<key>``); default runs keep their names. The image
     tasks' shape is their training-set size; a model other than the paper's MLP and, with an
     adaptive optimizer, a nonzero weight decay are named too
     (``mod-mul-p97-transformer-wd0.005-egd-svd-s0-<key>``, ``digits-n1000-mlp3-wd2-vanilla-s0-<key>``).
@@ -276,5 +408,9 @@ def run_name(config: RunConfig) -> str:
         shape += f"-b{config.second_operand_scale:.4g}"
     if config.random_streams != "torch":
         shape += f"-{config.random_streams}"
+    if config.threads not in (DEFAULT_THREADS, None):
+        shape += f"-t{config.threads}"
     method = config.method + (f"{config.rank}" if config.rank is not None else "")  # = labels.method_key
+    if config.spectral_cutoff is not None:
+        method += f"{config.spectral_cutoff:g}"
     return f"{config.task}-{shape}-{method}-s{config.seed}-{config_key(config)}"

@@ -34,12 +34,20 @@ The pieces, by name: :func:`transform_gradients` (the method's ``T``),
 :meth:`Trainer.snapshot` / :meth:`Trainer.restore` (checkpoints), and :meth:`Trainer.run`,
 the loop that calls them. :func:`record_epoch` and :func:`update_status` are pure functions
 of a :class:`TrainState`, so a batched engine can reuse them run by run.
+
+Interrupts: while :meth:`Trainer.run` runs in the main thread, Ctrl-C (SIGINT) is taken at
+the end of the current epoch: the state is then consistent, a checkpoint is written, and
+:class:`Interrupted` (a ``KeyboardInterrupt``) is raised. A second Ctrl-C stops at once,
+without a new checkpoint. Checkpoints are written every ``checkpoint_every`` epochs and
+every ``checkpoint_seconds`` of training, so a kill loses at most about that much work.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,10 +58,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from egd._checks import check_int, check_real
 from egd.transforms import column_normalize, grokfast_ema_, grokfast_ema_init, orthogonalize
 
 from . import registry
-from .config import DEFAULT_CHECKPOINT_EVERY, RunConfig
+from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SECONDS, RunConfig
 from .models import TwoLayerMLP
 from .omnigrok import ThreeLayerMLP
 from .store import History
@@ -152,6 +161,46 @@ class Diverged(ArithmeticError):
     """A step produced non-finite numbers (the linear algebra of a transform gave up)."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :meth:`Trainer.run`, taken at an epoch boundary.
+
+    ``epoch``: epochs done; ``checkpointed``: whether a checkpoint of that epoch was written;
+    ``where``: the checkpoint's path when the caller knows it (set by the runner);
+    ``finished``: the interrupt came in the run's last epoch, after which its result was saved.
+    """
+
+    def __init__(self, epoch: int, checkpointed: bool, where: str | None = None, finished: bool = False) -> None:
+        super().__init__(f"interrupted after epoch {epoch}")
+        self.epoch, self.checkpointed, self.where, self.finished = epoch, checkpointed, where, finished
+
+
+class _DeferredInterrupt:
+    """Within ``with``: the first SIGINT only sets :attr:`requested`; a second one raises at once.
+
+    Installed only in the main thread and only over Python's default handler (anything else,
+    e.g. a handler the caller installed, is left alone and sees its signals as before).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 # ----------------------------------------------------------------------------- model, loss
 
 
@@ -237,7 +286,8 @@ def transform_gradients(grads: list[Tensor], transformed: list[int], method: reg
         for i in transformed:
             try:
                 grads[i] = orthogonalize(grads[i], method=method.orthogonalize_method, rank=config.rank,
-                                         generator=generator, check_finite=False)
+                                         spectral_cutoff=config.spectral_cutoff, generator=generator,
+                                         check_finite=False)
             except (torch.linalg.LinAlgError, RuntimeError) as exc:
                 if torch.isfinite(grads[i]).all():
                     raise
@@ -343,7 +393,8 @@ class Trainer:
         self.optimizer = build_optimizer(config, self.params, self.decayed)
         self.batch_metrics: Tensor | None = None
         self.generator = torch.Generator(device=self.device)
-        if config.train_metrics == "full":
+        self.interrupt_requested = False
+        if config.train_metrics == "full":  # "batches": the train numbers come from the epoch's steps
             self.x_all = torch.cat([data.x_train, data.x_test])
             self.y_all = torch.cat([data.y_train, data.y_test])
         if snapshot is None:
@@ -371,7 +422,10 @@ class Trainer:
                 for i in self.decayed:
                     grads[i] = grads[i].add(params[i], alpha=wd)
             if record_spectrum:
-                state.spectra.append(torch.linalg.svdvals(grads[self.transformed[0]].float()))
+                g = grads[self.transformed[0]].float()
+                if not bool(torch.isfinite(g).all()):
+                    raise Diverged("non-finite gradient of the hidden layer")
+                state.spectra.append(torch.linalg.svdvals(g))
                 state.spectra_epochs.append(state.epoch)
             if state.transform_active and self.method.transform != "none":
                 transform_gradients(grads, self.transformed, self.method, config, state, self.generator)
@@ -454,48 +508,76 @@ class Trainer:
     # -- the loop
 
     def run(self, *, checkpoint: Callable[[dict], None] | None = None,
-            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = False,
-            stop_after: int | None = None) -> TrainState:
+            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+            checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS,
+            progress: bool = False, stop_after: int | None = None) -> TrainState:
         """Train until a stop rule fires (or ``stop_after`` epochs in this call).
 
-        ``checkpoint(snapshot)`` is called every ``checkpoint_every`` epochs while running.
+        ``checkpoint(snapshot)`` is called, while running, every ``checkpoint_every`` epochs
+        and after the first epoch that ends ``checkpoint_seconds`` (wall clock) or more after
+        the previous checkpoint (``None``: by epochs only). Ctrl-C: see the module docstring;
+        when it arrives in the epoch that finishes the run, the run returns normally and
+        :attr:`interrupt_requested` is set, so the caller can save the result first.
         """
+        check_int("checkpoint_every", checkpoint_every, minimum=1)
+        if checkpoint_seconds is not None:
+            check_real("checkpoint_seconds", checkpoint_seconds, low=0.0, low_open=True)
+        if stop_after is not None:
+            check_int("stop_after", stop_after, minimum=1)
         config, state, data = self.config, self.state, self.data
+        self.interrupt_requested = False
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=config.max_epochs, initial=state.epoch, desc=f"{config.task} {config.method}",
                        unit="ep", dynamic_ncols=True)
         done_here = 0
+        last_checkpoint = time.monotonic()
         try:
-            while state.status == "running" and state.epoch < config.max_epochs:
-                transformed = self.transform_on()
-                t0 = time.perf_counter()
-                try:
-                    self.train_epoch()
-                except Diverged:
-                    state.status = "diverged"
-                metrics = self.evaluate()
-                state.elapsed += time.perf_counter() - t0
-                record_epoch(state, metrics, n_train=data.n_train, n_test=data.n_test, transformed=transformed)
-                if state.status == "running":
-                    update_status(state, config, metrics, n_test=data.n_test)
-                if bar is not None:
-                    bar.update(1)
-                    if state.epoch % 10 == 1 or state.status != "running":
-                        bar.set_postfix_str(f"train {metrics.train_correct / data.n_train:.3f} "
-                                            f"test {metrics.test_correct / data.n_test:.3f}", refresh=False)
-                done_here += 1
-                if checkpoint is not None and state.epoch % checkpoint_every == 0 and state.status == "running":
-                    checkpoint(self.snapshot())
-                if stop_after is not None and done_here >= stop_after:
-                    break
+            with _DeferredInterrupt() as interrupt:
+                while state.status == "running" and state.epoch < config.max_epochs:
+                    metrics = self.run_epoch()
+                    if bar is not None:
+                        bar.update(1)
+                        if state.epoch % 10 == 1 or state.status != "running":
+                            bar.set_postfix_str(f"train {metrics.train_correct / data.n_train:.3f} "
+                                                f"test {metrics.test_correct / data.n_test:.3f}", refresh=False)
+                    done_here += 1
+                    running = state.status == "running"
+                    now = time.monotonic()
+                    due = state.epoch % checkpoint_every == 0 or (
+                        checkpoint_seconds is not None and now - last_checkpoint >= checkpoint_seconds)
+                    if checkpoint is not None and running and (due or interrupt.requested):
+                        checkpoint(self.snapshot())
+                        last_checkpoint = now
+                    if interrupt.requested:
+                        if running:
+                            raise Interrupted(state.epoch, checkpoint is not None)
+                        self.interrupt_requested = True
+                    if stop_after is not None and done_here >= stop_after:
+                        break
         finally:
             if bar is not None:
                 bar.close()
         if state.status == "running" and state.epoch >= config.max_epochs:
             state.status = "max_epochs"
         return state
+
+    def run_epoch(self) -> EpochMetrics:
+        """One epoch with its evaluation, history row and status update (divergence, stop rules)."""
+        config, state, data = self.config, self.state, self.data
+        transformed = self.transform_on()
+        t0 = time.perf_counter()
+        try:
+            self.train_epoch()
+        except Diverged:
+            state.status = "diverged"
+        metrics = self.evaluate()
+        state.elapsed += time.perf_counter() - t0
+        record_epoch(state, metrics, n_train=data.n_train, n_test=data.n_test, transformed=transformed)
+        if state.status == "running":
+            update_status(state, config, metrics, n_test=data.n_test)
+        return metrics
 
 
 def _to_cpu(value):
@@ -511,14 +593,17 @@ def _to_cpu(value):
 
 def fit(model: nn.Module, data: TaskData, config: RunConfig, *, state: dict | None = None,
         checkpoint: Callable[[dict], None] | None = None, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-        progress: bool = False, stop_after: int | None = None) -> dict:
+        checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, progress: bool = False,
+        stop_after: int | None = None) -> dict:
     """Train ``model`` on ``data`` as ``config`` says; return the final snapshot.
 
     ``model`` must satisfy :class:`TrainableModel` and live on ``config.device`` with
     ``data``. ``state``: a snapshot (:meth:`Trainer.snapshot`) to resume from.
-    ``checkpoint(snapshot)`` is called every ``checkpoint_every`` epochs. ``stop_after``:
+    ``checkpoint(snapshot)`` is called every ``checkpoint_every`` epochs and every
+    ``checkpoint_seconds`` (:meth:`Trainer.run`). ``stop_after``:
     return after this many epochs *in this call* (kill-and-resume tests, benchmarks).
     """
     trainer = Trainer(model, data, config, snapshot=state)
-    trainer.run(checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, stop_after=stop_after)
+    trainer.run(checkpoint=checkpoint, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                progress=progress, stop_after=stop_after)
     return trainer.snapshot()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["device_name", "resolve_device", "require_device", "environment"]
+__all__ = ["device_name", "resolve_device", "require_device", "require_threads", "environment"]
 
 
 def device_name(device: torch.device | str) -> str:
@@ -56,6 +56,22 @@ def require_device(device: str) -> None:
                              f"numbered from 0")
     elif dev.type != "cpu":
         raise ValueError(f"device must be a CPU or CUDA device, got {device!r}")
+
+
+def require_threads(config) -> None:
+    """``ValueError`` unless torch computes a CPU run with ``config.threads`` threads.
+
+    CPU kernels sum in an order that depends on the thread count, so a run at 2 threads
+    gives other numbers than at 1 and is stored under another key. Library and harness
+    code never change the count: entry points do (``egd-grok --threads N``).
+    """
+    if torch.device(config.device).type != "cpu":
+        return
+    have = torch.get_num_threads()
+    if have != config.threads:
+        raise ValueError(f"threads: the config says {config.threads} but torch computes with {have} threads "
+                         f"(results depend on it); call torch.set_num_threads({config.threads}) in your entry "
+                         f"point, or build the config with threads=torch.get_num_threads() (= {have})")
 
 
 def _git(*args: str) -> str | None:

@@ -19,8 +19,10 @@ DECOUPLED = "decoupled-wd"
 
 
 def method_key(config: RunConfig) -> str:
-    """``config.method`` with its rank appended: ``"egd-rsvd128"``, ``"vanilla"``."""
-    return config.method + (str(config.rank) if config.rank is not None else "")
+    """``config.method`` with its rank or spectral cutoff appended: ``"egd-rsvd128"``,
+    ``"egd-svd-top32"``, ``"egd-svd-cut0.01"``, ``"vanilla"``."""
+    key = config.method + (str(config.rank) if config.rank is not None else "")
+    return key + (f"{config.spectral_cutoff:g}" if config.spectral_cutoff is not None else "")
 
 
 def variant_suffixes(config: RunConfig) -> list[str]:
@@ -37,6 +39,8 @@ def variant_suffixes(config: RunConfig) -> list[str]:
         parts.append(f"{config.random_streams}-streams")
     if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
         parts.append(f"b={config.second_operand_scale:g}")
+    if config.threads not in (1, None):  # CPU float results depend on the thread count
+        parts.append(f"{config.threads}-threads")
     return parts
 
 
@@ -45,11 +49,19 @@ def variant_key(config: RunConfig) -> str:
     return " ".join([method_key(config), *variant_suffixes(config)])
 
 
+def _is_number(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
 def method_label(key: str) -> str:
     """A method key as a reader reads it: the registry's label, the rank as ``r=``, variants kept.
 
     ``"egd-rsvd128"`` -> ``"EGD-RSVD r=128"``; ``"egd-svd decoupled-wd"`` ->
-    ``"EGD (exact), decoupled-wd"``. ``ValueError`` for a key of no registered method.
+    ``"EGD (exact), decoupled-wd"``; ``"egd-svd-cut0.01"`` -> ``"EGD (cutoff) c=0.01"``.
+    ``ValueError`` for a key of no registered method.
     """
     head, *variants = key.split(" ")
     for name in sorted(registry.METHODS, key=len, reverse=True):
@@ -59,6 +71,9 @@ def method_label(key: str) -> str:
         rank = head[len(name):]
         if head.startswith(name) and rank.isdigit() and registry.METHODS[name].needs_rank:
             label = f"{registry.METHODS[name].label} r={rank}"
+            break
+        if head.startswith(name) and registry.METHODS[name].needs_cutoff and _is_number(rank):
+            label = f"{registry.METHODS[name].label} c={rank}"
             break
     else:
         raise ValueError(f"method key must start with one of {sorted(registry.METHODS)}, got {key!r}")

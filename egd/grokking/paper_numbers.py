@@ -47,6 +47,8 @@ TABLE7_TRANSFORMER_STEPS: dict[str, int] = {"vanilla": 55_780, "grokfast": 910, 
 
 #: Per-epoch wall time at p = 97 on a T4 (Section 5): vanilla vs EGD-SVD, milliseconds.
 EPOCH_MS_P97 = {"vanilla": 29.1, "egd-svd": 94.4}
+#: The device behind the paper's seconds (Table 2 and :data:`EPOCH_MS_P97`).
+PAPER_DEVICE = "Tesla T4"
 
 
 def paper_has_entry(task: str, method_key: str, *, p: int | None = None, n: int | None = None,
@@ -68,3 +70,13 @@ def paper_epochs(task: str, method_key: str, *, p: int | None = None, n: int | N
     if task == "parity":
         return TABLE4_PARITY.get((n, k), {}).get(method_key)
     raise ValueError(f"task must be one of ('mod-add', 'mod-mul', 'parity'), got {task!r}")
+
+
+def paper_seconds(task: str, method_key: str, *, p: int | None = None) -> float | None:
+    """The paper's seconds to 95% on a T4 (Table 2, modular addition only), or None where it gives none."""
+    if task not in ("mod-add", "mod-mul", "parity"):
+        raise ValueError(f"task must be one of ('mod-add', 'mod-mul', 'parity'), got {task!r}")
+    if task != "mod-add":
+        return None
+    entry = TABLE2_MOD_ADD.get(p, {}).get(method_key)
+    return None if entry is None else entry[1]

@@ -11,6 +11,11 @@ A *method* says what happens to the hidden layer's weight gradient ``G = dL/dW1`
 ``egd-svd-lapack``            the same ``U V^T`` from a thin float32 SVD, literally
 ``egd-gram``                  the same from the float64 eigendecomposition of ``G^T G``
 ``egd-rsvd``                  randomized SVD of rank ``rank`` (Algorithm 3)
+``egd-svd-top``               exact ``U V^T`` truncated to the top ``rank`` singular
+                              directions (the rest get no step); ``rank`` = the
+                              mini-batch size keeps at most the data gradient's directions
+``egd-svd-cut``               exact ``U V^T`` of the directions with singular value above
+                              ``spectral_cutoff * s_max`` (a relative spectral cutoff)
 ``egd-newton-schulz``         Newton–Schulz approximation of ``U V^T`` (Muon's map)
 ``colnorm``                   each hidden unit's gradient row divided by ``max(norm, 0.01)``
 ``grokfast``                  Grokfast-EMA filter (Lee et al. 2024), on every parameter
@@ -39,7 +44,8 @@ class Method:
 
     ``orthogonalize_method``: the ``method=`` passed to :func:`egd.orthogonalize`
     (``None`` = the exact default for the device). ``needs_rank``: the method is
-    meaningless without ``rank`` (randomized SVD).
+    meaningless without ``rank`` (randomized SVD, exact top-``rank`` truncation).
+    ``needs_cutoff``: the method needs ``spectral_cutoff``.
     """
 
     name: str
@@ -47,6 +53,7 @@ class Method:
     label: str
     orthogonalize_method: str | None = None
     needs_rank: bool = False
+    needs_cutoff: bool = False
 
 
 METHODS: dict[str, Method] = {
@@ -57,6 +64,8 @@ METHODS: dict[str, Method] = {
         Method("egd-svd-lapack", "orthogonalize", "EGD (thin SVD)", "svd"),
         Method("egd-gram", "orthogonalize", "EGD (Gram eigh)", "gram"),
         Method("egd-rsvd", "orthogonalize", "EGD-RSVD", "rsvd", needs_rank=True),
+        Method("egd-svd-top", "orthogonalize", "EGD (truncated)", None, needs_rank=True),
+        Method("egd-svd-cut", "orthogonalize", "EGD (cutoff)", None, needs_cutoff=True),
         Method("egd-newton-schulz", "orthogonalize", "EGD (Newton-Schulz)", "newton_schulz"),
         Method("colnorm", "column_normalize", "column norm"),
         Method("grokfast", "grokfast_ema", "Grokfast-EMA"),

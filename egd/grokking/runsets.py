@@ -12,8 +12,12 @@ the package's own location, so an installed wheel works the same as a checkout.
 
 from __future__ import annotations
 
+import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .config import RunConfig, make_config
 from .runner import train
@@ -38,6 +42,10 @@ PROFILES = ("quick", "full")
 
 #: (method, rank) pairs of Tables 2–3 and of Table 4.
 MODULAR_METHODS = (("vanilla", None), ("egd-svd", None), ("egd-rsvd", 128), ("egd-rsvd", 64), ("colnorm", None))
+#: Columns of Tables 2–3 in the full profile only (the paper has no such column): Grokfast-EMA
+#: with the package's defaults, alpha = 0.98 and lambda = 2 (:data:`egd.defaults.DEFAULT_GROKFAST_ALPHA`,
+#: :data:`egd.defaults.DEFAULT_GROKFAST_LAMB`). The quick profile's set stays the committed one.
+MODULAR_FULL_EXTRA_METHODS = (("grokfast", None),)
 PARITY_METHODS = (("vanilla", None), ("egd-svd", None), ("egd-rsvd", 40), ("egd-rsvd", 30),
                   ("egd-rsvd", 20), ("egd-rsvd", 10), ("colnorm", None))
 #: Extra parity runs with the weight decay added after the transform (see the chapter).
@@ -57,24 +65,28 @@ def _check_profile(profile: str) -> None:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
 
 
-def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu") -> RunConfig:
+def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu",
+                   spectral_cutoff: float | None = None) -> RunConfig:
     return make_config(task, method, p=p, rank=rank, seed=seed, device=device, patience=PATIENCE,
-                       spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT))
+                       spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
+                       spectral_cutoff=spectral_cutoff)
 
 
 def parity_config(n: int, k: int, method: str, rank: int | None, seed: int, device: str = "cpu",
-                  weight_decay_mode: str = "loss") -> RunConfig:
+                  weight_decay_mode: str = "loss", spectral_cutoff: float | None = None) -> RunConfig:
     return make_config("parity", method, n=n, k=k, rank=rank, seed=seed, device=device, patience=PATIENCE,
                        spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
-                       weight_decay_mode=weight_decay_mode)
+                       weight_decay_mode=weight_decay_mode, spectral_cutoff=spectral_cutoff)
 
 
 def modular_configs(task: str, profile: str, device: str = "cpu") -> list[RunConfig]:
-    """Tables 2 (``mod-add``) and 3 (``mod-mul``): p x method x seed."""
+    """Tables 2 (``mod-add``) and 3 (``mod-mul``): p x method x seed; the full profile adds
+    :data:`MODULAR_FULL_EXTRA_METHODS` after the paper's methods."""
     _check_profile(profile)
     ps = (97,) if profile == "quick" else (79, 97, 127)
     seeds = QUICK_SEEDS if profile == "quick" else FULL_SEEDS
-    return [modular_config(task, p, m, r, s, device) for p in ps for m, r in MODULAR_METHODS for s in seeds]
+    method_list = MODULAR_METHODS if profile == "quick" else MODULAR_METHODS + MODULAR_FULL_EXTRA_METHODS
+    return [modular_config(task, p, m, r, s, device) for p in ps for m, r in method_list for s in seeds]
 
 
 def parity_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -195,17 +207,103 @@ def gpu_comparison_configs(device: str = "cuda") -> list[RunConfig]:
     return [modular_config("mod-add", 97, m, r, s, device) for m, r in GPU_COMPARISON_METHODS for s in QUICK_SEEDS]
 
 
+#: The modular chapter's training curves (Figure 1): one run per method of Tables 2–3 at
+#: p = 97, seed 0, continued :data:`CONVERGENCE_PATIENCE` epochs past the threshold, so the
+#: curves show what the test accuracy does once Algorithm 1 has switched the transform off
+#: (the table runs stop :data:`PATIENCE` epochs after it). 1,000 epochs is more than 8x exact
+#: EGD's time to grok at p = 97, a decade past the switch-off on the chapter's log axis, and
+#: long enough for plain SGD steps to carry the test accuracy from 95% to about 99% after a
+#: switch-off (every transformed method ends at 99.2% to 99.9%); a relapse after the switch-off
+#: would show. Vanilla SGD climbs more slowly: 98.2% (a + b) and 98.5% (a x b) at the end, still
+#: rising. Cost: ~11,000 epochs per task at 0.1 to 0.8 s each on one shared CPU thread.
+CONVERGENCE_P = 97
+CONVERGENCE_SEED = 0
+CONVERGENCE_PATIENCE = 1000
+
+
+def convergence_configs(task: str, device: str = "cpu") -> list[RunConfig]:
+    """One run per method of :data:`MODULAR_METHODS` (``task`` at :data:`CONVERGENCE_P`, seed
+    :data:`CONVERGENCE_SEED`), trained :data:`CONVERGENCE_PATIENCE` epochs past the threshold."""
+    return [make_config(task, m, p=CONVERGENCE_P, rank=r, seed=CONVERGENCE_SEED, device=device,
+                        patience=CONVERGENCE_PATIENCE, spectrum_every=SPECTRUM_EVERY.get(m, SPECTRUM_EVERY_DEFAULT))
+            for m, r in MODULAR_METHODS]
+
+
+#: The fixes for exact EGD's stall on parity (chapter "When EGD stalls"): (method, rank,
+#: spectral cutoff, weight-decay mode), compared with vanilla and exact EGD on the same ten
+#: seeds. ``egd-svd-top`` keeps the top ``the batch size`` = 32 directions, at most the
+#: mini-batch's data gradient rank; the two cutoffs sit at the two ends of the gap between
+#: the data's singular values and the weight-decay floor measured in the committed spectra.
+STALL_FIXES = (("egd-svd-top", 32, None, "loss"), ("egd-svd-cut", None, 1e-2, "loss"),
+               ("egd-svd-cut", None, 1e-3, "loss"), ("egd-svd", None, None, "decoupled"))
+STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "loss"))
+STALL_SEEDS = tuple(range(10))
+#: The same fixes on modular arithmetic, p = 97 (width 512, batch 512: ``rank`` = the batch
+#: size cuts nothing there), beside exact EGD, :data:`QUICK_SEEDS`.
+STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2))
+STALL_MODULAR_TASKS = ("mod-add", "mod-mul")
+
+
+def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """Parity (100, 3): the baselines and :data:`STALL_FIXES` x :data:`STALL_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [parity_config(100, 3, m, r, s, device, mode, cut)
+            for m, r, cut, mode in STALL_BASELINES + STALL_FIXES for s in STALL_SEEDS]
+
+
+#: The batch-size truncation on the paper's other two parity settings (their hidden layers have
+#: 50 directions, 18 more than a batch fills), then exact EGD and the 0.01 cutoff beside it,
+#: :data:`STALL_SEEDS`.
+STALL_OTHER_SHAPES = ((400, 2), (50, 4))
+STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2))
+
+
+def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """:data:`STALL_SHAPE_METHODS` on :data:`STALL_OTHER_SHAPES` x :data:`STALL_SEEDS` (both profiles),
+    the truncation first, then shape by shape."""
+    _check_profile(profile)
+    first, *rest = STALL_SHAPE_METHODS
+    order = [(shape, first) for shape in STALL_OTHER_SHAPES] + [(shape, m) for shape in STALL_OTHER_SHAPES
+                                                                for m in rest]
+    return [parity_config(n, k, m, r, s, device, spectral_cutoff=cut)
+            for (n, k), (m, r, cut) in order for s in STALL_SEEDS]
+
+
+def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
+    """p = 97, :data:`STALL_MODULAR_TASKS` x :data:`STALL_MODULAR` x :data:`QUICK_SEEDS` (both profiles)."""
+    _check_profile(profile)
+    return [modular_config(t, 97, m, r, s, device, cut)
+            for t in STALL_MODULAR_TASKS for m, r, cut in STALL_MODULAR for s in QUICK_SEEDS]
+
+
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder
-#: of the results folder the book reads them from).
+#: of the results folder the book reads them from). The builder may also be a string
+#: ``"module:function"`` for a set defined in a package above the harness (imported only when
+#: the set is built, so the harness never imports it): the validation chapter's level 3 is one.
+#: ``egd-grok reproduce all`` trains every set here except those in :data:`NOT_IN_ALL`, so a
+#: set joins the one-command reproduction by being registered.
 RUN_SETS = {
     "modular": (lambda profile, device: modular_configs("mod-add", profile, device)
                 + modular_configs("mod-mul", profile, device), ""),
+    "modular-convergence": (lambda profile, device: convergence_configs("mod-add", device)
+                            + convergence_configs("mod-mul", device), ""),
     "parity": (parity_configs, ""),
     "parity-authors": (parity_authors_configs, ""),
+    "stall": (stall_configs, ""),
+    "stall-modular": (stall_modular_configs, ""),
+    "stall-shapes": (stall_shapes_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
+    "anisotropy": ("egd.validation.anisotropy:anisotropy_configs", "08_anisotropy"),
     "transformer": (transformer_configs, OTHER_MODELS_SUBDIR),
     "digits": (digits_configs, OTHER_MODELS_SUBDIR),
 }
+
+#: Registered sets that ``reproduce all`` leaves out, with the reason it prints.
+NOT_IN_ALL = {
+    "gpu-comparison": "needs a CUDA device (bash benchmarks/gpu_session.sh on a GPU machine)",
+}
+#: The name of every registered set at once for ``egd-grok reproduce``.
+ALL = "all"
 
 
 def results_dir(path: str | os.PathLike | None = None) -> Path:
@@ -221,7 +319,16 @@ def run_set(name: str, profile: str = "quick", device: str = "cpu") -> tuple[lis
         raise ValueError(f"run set must be one of {sorted(RUN_SETS)}, got {name!r}")
     _check_profile(profile)
     build, subdir = RUN_SETS[name]
+    if isinstance(build, str):
+        module, _, function = build.partition(":")
+        build = getattr(importlib.import_module(module), function)
     return build(profile, device), subdir
+
+
+def all_run_sets() -> list[str]:
+    """The sets ``egd-grok reproduce all`` trains: every registered one except :data:`NOT_IN_ALL`,
+    in registration order."""
+    return [name for name in RUN_SETS if name not in NOT_IN_ALL]
 
 
 def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike) -> list[RunResult]:
@@ -232,5 +339,86 @@ def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike) -> l
 
 def run_or_load(configs: list[RunConfig], results_dir: str | os.PathLike,
                 progress: bool = False) -> list[RunResult]:
-    """The finished run of every config: loaded from ``results_dir`` or trained there."""
+    """The finished run of every config: loaded from ``results_dir`` or trained there.
+
+    What the chapters call: with the committed results in ``results_dir`` nothing is
+    trained. A run missing from it is trained and saved there (:func:`egd.grokking.train`).
+
+    Args:
+        configs: the runs, e.g. a chapter's run set.
+        results_dir: the results folder.
+        progress: show a progress bar while training.
+
+    Returns:
+        One :class:`egd.grokking.RunResult` per config, in order.
+
+    Raises:
+        ValueError, RuntimeError: as :func:`egd.grokking.train`.
+
+    Examples:
+        >>> import tempfile
+        >>> from egd.grokking import make_config
+        >>> from egd.grokking.runsets import run_or_load
+        >>> configs = [make_config("parity", m, preset="smoke", max_epochs=2) for m in ("vanilla", "egd-svd")]
+        >>> with tempfile.TemporaryDirectory() as results:
+        ...     runs = run_or_load(configs, results)
+        >>> [r.config.method for r in runs]
+        ['vanilla', 'egd-svd']
+    """
     return [train(c, out_dir=results_dir, progress=progress) for c in configs]
+
+
+# --- the measured cost of a profile ---------------------------------------------------------
+
+
+def recorded_seconds(runs: list[RunResult]) -> float:
+    """Training seconds the finished ``runs`` recorded, each batch of the batched engine counted once.
+
+    A run's seconds are its history's last ``seconds`` entry (training and evaluation, summed over
+    resumptions). Runs trained together by the batched engine share every epoch's time, so each
+    records the batch's clock: the runs of one batch (same ``env["batch_runs"]`` and the same first
+    entry of ``seconds``, which only that batch's first epoch produces) count once, with the longest
+    of them. The sum is the time of training the runs one task after the other on the machine and
+    under the load they saw (a sweep on several workers takes less wall time).
+    """
+    total, batches = 0.0, {}
+    for run in runs:
+        seconds = np.asarray(run.history["seconds"], dtype=float)
+        if not len(seconds):
+            continue
+        size = int(run.env.get("batch_runs", 1) or 1)
+        if size > 1:
+            key = (size, float(seconds[0]))
+            batches[key] = max(batches.get(key, 0.0), float(seconds[-1]))
+        else:
+            total += float(seconds[-1])
+    return total + sum(batches.values())
+
+
+@dataclass(frozen=True)
+class SetCost:
+    """One run set's cost in a profile: runs it has, runs finished in the results folder, their seconds."""
+
+    name: str
+    runs: int
+    finished: int
+    seconds: float
+
+    @property
+    def missing(self) -> int:
+        return self.runs - self.finished
+
+
+def profile_wall_time(profile: str = "full", folder: str | os.PathLike | None = None,
+                      names: list[str] | None = None, device: str = "cpu") -> list[SetCost]:
+    """The recorded training time of ``profile`` per run set (:func:`recorded_seconds`), and how many
+    of its runs are missing from the results ``folder`` (default :func:`results_dir`; each set is read
+    from its subfolder). ``names``: the sets, by default those of ``egd-grok reproduce all``. Trains
+    nothing."""
+    base = results_dir(folder)
+    costs = []
+    for name in names if names is not None else all_run_sets():
+        configs, subdir = run_set(name, profile, device)
+        finished = load_finished(configs, base / subdir)
+        costs.append(SetCost(name, len(configs), len(finished), recorded_seconds(finished)))
+    return costs

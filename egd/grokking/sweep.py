@@ -11,13 +11,15 @@ shared file system for a real one).
   process per core; ``scheduler="tcp://host:8786"`` uses an existing cluster instead
   (``dask scheduler`` / ``dask worker``, or dask-jobqueue on SLURM/PBS); ``workers=1``
   runs the tasks in this process, one after the other, without Dask.
-* Every task sets torch to ``threads`` threads (default 1) when it starts: a Dask worker
-  is an entry point like the command line.
+* Every task sets torch to its runs' thread count (``config.threads``, which is part of a
+  CPU run's key; runs at different counts never share a batch) when it starts: a Dask
+  worker is an entry point like the command line. ``threads`` sets the count of CUDA runs
+  (whose configs hold none) and, when given, must agree with every CPU config's.
 * A worker that dies (killed, out of memory, node lost) has its task rescheduled by Dask
   on another worker; the task takes the runs' locks (below), finds the finished ones and
   resumes the others from their checkpoints in the results folder, so at most
-  ``checkpoint_every`` epochs are repeated. A task that raises is reported as failed and
-  the sweep goes on.
+  ``checkpoint_every`` epochs or ``checkpoint_seconds`` of training (60 s by default) are
+  repeated. A task that raises is reported as failed and the sweep goes on.
 * No result is lost or written twice: result and checkpoint files are written atomically
   (:mod:`egd.grokking.files`), and a task holds an exclusive lock on each of its runs
   (``fcntl.flock`` on ``.<run name>.lock`` in the results folder, released by the kernel
@@ -37,13 +39,20 @@ from pathlib import Path
 
 import torch
 
-from .config import DEFAULT_CHECKPOINT_EVERY, RunConfig, config_key, run_name
+from egd._checks import check_int, check_real
 
-__all__ = ["default_workers", "plan_tasks", "run_task", "run_sweep", "SweepReport", "dask_client", "describe",
-           "DEFAULT_THREADS"]
+from .config import (
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_CHECKPOINT_SECONDS,
+    DEFAULT_THREADS,
+    RunConfig,
+    config_key,
+    run_name,
+)
 
-#: torch threads per task (and so per single-threaded Dask worker).
-DEFAULT_THREADS = 1
+__all__ = ["default_workers", "plan_tasks", "task_threads", "run_task", "run_sweep", "SweepReport", "dask_client",
+           "describe", "DEFAULT_THREADS"]
+
 #: Seconds between two looks at the cluster (progress bar, running count).
 POLL_SECONDS = 0.5
 
@@ -68,6 +77,29 @@ def plan_tasks(configs: Sequence[RunConfig], batch: int = 1) -> list[list[RunCon
     for config in configs:
         unique.setdefault(config_key(config), config)
     return group_configs(list(unique.values()), batch)
+
+
+def task_threads(configs: Sequence[RunConfig], threads: int | None = None) -> int:
+    """The torch thread count a task of ``configs`` computes with: their ``config.threads``
+    (CPU runs; one count per task), or for CUDA runs (``threads`` None in their configs)
+    ``threads``, default :data:`DEFAULT_THREADS`.
+
+    ``ValueError`` when the CPU configs disagree, or when ``threads`` is given and differs
+    from theirs: results depend on the count, and a run is stored under the count its
+    config records.
+    """
+    if threads is not None:
+        check_int("threads", threads, minimum=1)
+    fixed = sorted({c.threads for c in configs if c.threads is not None})
+    if len(fixed) > 1:
+        raise ValueError(f"threads: the runs of one task must share a thread count, got {fixed}")
+    if not fixed:
+        return threads if threads is not None else DEFAULT_THREADS
+    if threads is not None and threads != fixed[0]:
+        raise ValueError(f"threads: asked for {threads} torch threads but the configs say {fixed[0]} (results "
+                         f"depend on it, and runs are stored under their config's count); build the configs with "
+                         f"threads={threads}, or pass threads={fixed[0]}")
+    return fixed[0]
 
 
 # ----------------------------------------------------------------------------- one task
@@ -110,7 +142,7 @@ def _resumable_epoch(config: RunConfig, out_dir: Path) -> int:
         return 0
     try:
         snap = load_checkpoint(ckpt)
-    except (OSError, RuntimeError, EOFError):
+    except (OSError, RuntimeError, EOFError, ValueError):  # damaged: the run moves it aside and starts afresh
         return 0
     return int(snap["state"]["epoch"]) if snap.get("key") == config_key(config) else 0
 
@@ -135,14 +167,17 @@ def describe(row: dict) -> str:
     return line
 
 
-def run_task(configs: Sequence[RunConfig], out_dir: str | os.PathLike | None, *, threads: int = DEFAULT_THREADS,
-             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, reuse: bool = True,
+def run_task(configs: Sequence[RunConfig], out_dir: str | os.PathLike | None, *, threads: int | None = None,
+             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+             checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, reuse: bool = True, resume: bool = True,
              progress: bool = False) -> list[dict]:
     """Train ``configs`` (one run, or a batch of one shape) into ``out_dir``; one summary row per run.
 
-    What a Dask worker runs. It sets torch to ``threads`` threads first (an entry point),
-    then, holding the runs' locks, reuses finished runs, resumes from checkpoints, trains
-    the rest (one run: the single-run engine; several: the batched engine) and removes
+    What a Dask worker runs. It sets torch to the runs' thread count first
+    (:func:`task_threads`; a worker is an entry point), then, holding the runs' locks,
+    reuses finished runs (``reuse``), resumes from checkpoints (``resume``), trains the rest
+    (one run: the single-run engine; several: the batched engine; checkpoints every
+    ``checkpoint_every`` epochs and ``checkpoint_seconds`` of training) and removes
     temporary files an earlier, killed attempt left behind. ``out_dir=None``: train
     without any file (benchmarks).
     """
@@ -151,9 +186,9 @@ def run_task(configs: Sequence[RunConfig], out_dir: str | os.PathLike | None, *,
     from .runner import train
     from .store import find_run
 
-    torch.set_num_threads(threads)
-    keep_freed_memory()
     configs = list(configs)
+    torch.set_num_threads(task_threads(configs, threads))
+    keep_freed_memory()
     if out_dir is None:
         results = ([train(configs[0], progress=progress)] if len(configs) == 1
                    else train_batch(configs, progress=progress))
@@ -163,7 +198,8 @@ def run_task(configs: Sequence[RunConfig], out_dir: str | os.PathLike | None, *,
     with run_locks(configs, out):
         reused = [reuse and find_run(c, out) is not None for c in configs]
         resumed = [0 if done else _resumable_epoch(c, out) for c, done in zip(configs, reused)]
-        kwargs = dict(out_dir=out, reuse=reuse, checkpoint_every=checkpoint_every, progress=progress)
+        kwargs = dict(out_dir=out, reuse=reuse, resume=resume, checkpoint_every=checkpoint_every,
+                      checkpoint_seconds=checkpoint_seconds, progress=progress)
         results = [train(configs[0], **kwargs)] if len(configs) == 1 else train_batch(configs, **kwargs)
         for config in configs:  # pieces of atomic writes that a killed process could not remove
             for tmp in out.glob(f".{run_name(config)}.*.tmp"):
@@ -190,7 +226,12 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:  # unreachable, or not an address
+            raise ValueError(f"scheduler: cannot connect to the Dask scheduler at {scheduler!r} "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); nothing was "
+                             f"started") from None
         try:
             yield client
         finally:
@@ -208,26 +249,42 @@ def _task_key(task: Sequence[RunConfig]) -> str:
 
 
 def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, batch: int = 1,
-              workers: int | None = None, scheduler: str | None = None, threads: int = DEFAULT_THREADS,
-              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, reuse: bool = True, progress: bool = True,
-              echo: Callable[[str], None] = print, client=None) -> SweepReport:
+              workers: int | None = None, scheduler: str | None = None, threads: int | None = None,
+              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+              checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS, reuse: bool = True,
+              resume: bool = True, progress: bool = True, echo: Callable[[str], None] = print,
+              client=None) -> SweepReport:
     """Train every config into ``out_dir``: on Dask (an embedded cluster of ``workers``
     processes, default :func:`default_workers`; the cluster at ``scheduler``; or an open
     ``client``), or in this process when there is one worker and no scheduler.
 
     ``batch``: runs per task, trained together by the batched engine (1: the single-run
-    engine). ``echo``: receives one line per finished run (:func:`describe`) and per
-    failed task. Returns what finished and what failed; failures do not stop the others.
+    engine). Each task computes with its runs' thread count (:func:`task_threads`;
+    ``threads`` for CUDA runs, and when given it must agree with every CPU config's).
+    Everything is checked before the first task starts: the options, the thread counts,
+    the output folder and (on this machine's workers) the devices. ``echo``: receives one
+    line per finished run (:func:`describe`) and per failed task. Returns what finished and
+    what failed; failures do not stop the others.
     """
     from .environment import require_device
+    from .files import check_output_dir
 
+    check_int("checkpoint_every", checkpoint_every, minimum=1)
+    if checkpoint_seconds is not None:
+        check_real("checkpoint_seconds", checkpoint_seconds, low=0.0, low_open=True)
+    if workers is not None:
+        check_int("workers", workers, minimum=1)
+    tasks = plan_tasks(configs, batch)
+    for task in tasks:  # every task's thread count, before any task starts
+        task_threads(task, threads)
     if client is None and scheduler is None:  # this machine's workers: its devices must do
         for device in sorted({c.device for c in configs}):
             require_device(device)
+    check_output_dir(out_dir, name="out_dir")
     out = Path(out_dir).resolve()  # workers may start elsewhere: give them an absolute path
     out.mkdir(parents=True, exist_ok=True)
-    tasks = plan_tasks(configs, batch)
-    task_kwargs = dict(threads=threads, checkpoint_every=checkpoint_every, reuse=reuse)
+    task_kwargs = dict(threads=threads, checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                       reuse=reuse, resume=resume)
     if client is not None:
         return _follow(client, tasks, out, task_kwargs, progress, echo)
     workers = workers or default_workers(configs)

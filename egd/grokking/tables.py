@@ -17,8 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import labels
-from .paper_numbers import paper_epochs, paper_has_entry
+from .paper_numbers import paper_epochs, paper_has_entry, paper_seconds
 from .store import RunResult
+
+#: Ours and the paper's epochs to the threshold "differ" when the ratio of our median over
+#: seeds (failures counted as +inf) to the paper's number is outside 1 ± this.
+PAPER_TOLERANCE = 0.30
 
 #: Singular values below this fraction of the largest count as zero in a condition number
 #: (float32 gradients: anything smaller is rounding noise).
@@ -94,6 +98,66 @@ def threshold_rows(runs: list[RunResult]) -> list[dict]:
     return rows
 
 
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """``numerator / denominator``, or None when either is None (a run that never got there) or
+    the denominator is not positive."""
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def paper_agreement(ours: float | None, paper: float | None, has_entry: bool,
+                    tolerance: float = PAPER_TOLERANCE) -> tuple[float | None, bool | None]:
+    """``(ours / paper, differs)`` for one cell of the paper's tables.
+
+    ``ours``: our median over seeds with failures as +inf (None: never); ``paper``: the
+    paper's number (None: "never" when ``has_entry``). ``differs``: the ratio is outside
+    ``1 ± tolerance``, or exactly one of the two never reached the threshold; None when
+    the paper has no such cell.
+    """
+    if not has_entry:
+        return None, None
+    if ours is None or paper is None:
+        return None, (ours is None) != (paper is None)
+    r = float(ours) / float(paper)
+    return r, not (1 - tolerance <= r <= 1 + tolerance)
+
+
+def comparison_rows(runs: list[RunResult], baseline: str = "vanilla",
+                    tolerance: float = PAPER_TOLERANCE) -> list[dict]:
+    """:func:`threshold_rows` with the paper's numbers and the speed-ups over ``baseline`` beside ours.
+
+    Added keys, per row: ``paper_seconds`` (Table 2's T4 seconds, else None);
+    ``vs_paper`` and ``differs`` (:func:`paper_agreement` of ``median_all``);
+    ``speedup_epochs`` (the baseline's ``median_all`` over this row's, same task and shape;
+    None when either median is a failure or there is no baseline row) and
+    ``paper_speedup_epochs``; ``seconds_all`` (median seconds to the threshold, a seed that
+    never got there counted as ``+inf``: None when that median is a failure);
+    ``speedup_seconds`` (the baseline's ``seconds_all`` over this row's) and
+    ``paper_speedup_seconds``.
+    """
+    rows = threshold_rows(runs)
+    groups: dict[tuple, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault((run.config.task, shape_label(run), method_key(run)), []).append(run)
+    for r in rows:
+        group = groups[(r["task"], r["shape"], r["method"])]
+        r["seconds_all"] = censored_median([run.seconds_to_threshold for run in group])
+    base = {(r["task"], r["shape"]): r for r in rows if r["method"] == baseline}
+    for r in rows:
+        c = groups[(r["task"], r["shape"], r["method"])][0].config
+        r["paper_seconds"] = paper_seconds(r["task"], r["method"], p=c.p)
+        r["vs_paper"], r["differs"] = paper_agreement(r["median_all"], r["paper"], r["paper_has_entry"], tolerance)
+        b = base.get((r["task"], r["shape"]))
+        paper_base_seconds = paper_seconds(r["task"], baseline, p=c.p)
+        paper_base_epochs = paper_epochs(r["task"], baseline, p=c.p, n=c.n, k=c.k) if r["paper_has_entry"] else None
+        r["speedup_epochs"] = ratio(b["median_all"], r["median_all"]) if b else None
+        r["paper_speedup_epochs"] = ratio(paper_base_epochs, r["paper"])
+        r["speedup_seconds"] = ratio(b["seconds_all"], r["seconds_all"]) if b else None
+        r["paper_speedup_seconds"] = ratio(paper_base_seconds, r["paper_seconds"])
+    return rows
+
+
 def report_rows(runs: list[RunResult]) -> list[dict]:
     """One row per experiment: runs whose configs differ only in the seed (device index ignored).
 
@@ -125,8 +189,8 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def censored_median(epochs: list[int | None]) -> float | None:
-    """Median epochs-to-threshold over seeds, a run that never got there counted as ``+inf``.
+def censored_median(epochs: list[float | None]) -> float | None:
+    """Median epochs (or seconds) to the threshold over seeds, a run that never got there counted as ``+inf``.
 
     Unlike the median over the runs that reached the threshold (``threshold_rows``), this
     does not get better by dropping failures. ``None`` when the median itself is a failure

@@ -29,21 +29,34 @@ here: the network leaves error 1 long before most of the shifted test set is rig
 Many models (every ``eps`` x ``seed``) train at once as one batch: ``egd.orthogonalize``
 works on ``(B, h, 2)`` stacks, so one loop serves the whole sweep. :data:`PROFILES` holds
 the book's two sweeps per profile (:class:`ToyMLPSweep`).
+
+A sweep's runs can be saved and found again by its settings (:func:`sweep_key`,
+:func:`run_or_load`): one ``.npz`` per sweep kind and method under a results folder (the
+book's committed ones in :data:`TOY_MLP_SUBDIR`), written atomically, with the seconds the
+training took.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import json
 import math
+import os
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from egd.grokking.files import atomic_write_bytes
 from egd.transforms import orthogonalize
 
 __all__ = ["TOY_MLP_METHODS", "ESCAPE_LEVEL", "HALF_ERROR_LEVEL", "ToyMLPConfig", "ToyMLPSweep", "PROFILES",
-           "train_toy_mlp", "plateau_steps"]
+           "train_toy_mlp", "plateau_steps", "TOY_MLP_SUBDIR", "sweep_key", "sweep_path", "save_sweep_run",
+           "load_sweep_run", "find_sweep", "run_or_load"]
 
 TOY_MLP_METHODS = ("gd", "egd-svd", "egd-rsvd")
 #: The measured escape time's level (the toy chapters' ``toymodel.experiments.PLATEAU_THRESHOLD``,
@@ -121,8 +134,15 @@ class ToyMLPSweep:
 #: The book's level-2 sweeps. ``"escape"``: the measured escape time against eps (recorded
 #: every step, stops once every network has escaped). ``"curves"``: whole test-error curves
 #: at one eps, never stopped early, for the half-error time and the figure.
-#: quick: five eps down to 1e-3, five seeds (curves: three); full: seven eps down to 1e-4, ten seeds,
-#: longer caps.
+#: quick: five eps down to 1e-3, five seeds (curves: three); full: six eps over two decades
+#: (1e-3 to 1e-1, evenly spaced in log eps), ten seeds, and a longer curves sweep. The full escape
+#: sweep is the one the book shows in both profiles once its runs are committed
+#: (:data:`TOY_MLP_SUBDIR`). Its 60 networks train as one batch at ~0.18 CPU seconds a step on the
+#: 2-core machine (~2 s a step of wall time while it was shared), until the slowest has escaped
+#: (GD: 248 steps). Seven eps down to 1e-4 would cost more than the time the committed sweep had:
+#: a probe of GD at 1e-4 with ten seeds needed 1,920 steps, EGD 176 (~7 CPU minutes for the
+#: three methods, ~1-2 h of wall time on the shared machine). GD's escape times there spread from
+#: 17 to 1,920 steps (median 574; at 1e-3: 175 to 248), so that grid's slope would be far less certain.
 PROFILES: dict[str, dict[str, ToyMLPSweep]] = {
     "quick": {
         "escape": ToyMLPSweep(eps=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3), seeds=(0, 1, 2, 3, 4),
@@ -132,7 +152,7 @@ PROFILES: dict[str, dict[str, ToyMLPSweep]] = {
                                                   stop_early=False)),
     },
     "full": {
-        "escape": ToyMLPSweep(eps=tuple(float(e) for e in np.logspace(-4, -1, 7)), seeds=tuple(range(10)),
+        "escape": ToyMLPSweep(eps=tuple(float(e) for e in np.logspace(-3, -1, 6)), seeds=tuple(range(10)),
                               config=ToyMLPConfig(max_steps=200_000)),
         "curves": ToyMLPSweep(eps=(1e-2,), seeds=tuple(range(10)),
                               config=ToyMLPConfig(max_steps=50_000, eval_every=10, plateau_level=HALF_ERROR_LEVEL,
@@ -241,3 +261,70 @@ def plateau_steps(test_error: np.ndarray, step: np.ndarray, *, level: float) -> 
     below = np.asarray(test_error) < level
     first = np.argmax(below, axis=-1)
     return np.where(below.any(-1), np.asarray(step)[first], np.nan)
+
+
+# --- saved sweeps --------------------------------------------------------------------------
+
+#: The book's committed level-2 sweeps live in this subfolder of the results folder.
+TOY_MLP_SUBDIR = "08_toy_mlp"
+#: Arrays of a run dict (:func:`train_toy_mlp`) as saved; ``method`` and ``max_steps`` go with them.
+_RUN_ARRAYS = ("eps", "seed", "step", "test_error", "plateau")
+
+
+def sweep_key(sweep: ToyMLPSweep, method: str) -> str:
+    """12 hex digits that name the settings of one method's runs of ``sweep`` (eps, seeds, config)."""
+    if method not in sweep.methods:
+        raise ValueError(f"method must be one of the sweep's {sweep.methods}, got {method!r}")
+    settings = {"eps": [float(e) for e in sweep.eps], "seeds": [int(s) for s in sweep.seeds], "method": method,
+                "config": dataclasses.asdict(sweep.config)}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def sweep_path(sweep: ToyMLPSweep, method: str, results_dir: str | os.PathLike, *, kind: str) -> Path:
+    """Where one method's runs of ``sweep`` are saved: ``<results_dir>/<kind>-<method>-<key>.npz``."""
+    return Path(results_dir) / f"{kind}-{method}-{sweep_key(sweep, method)}.npz"
+
+
+def save_sweep_run(run: dict, path: str | os.PathLike, *, seconds: float | None = None) -> Path:
+    """Write ``run`` (:func:`train_toy_mlp`'s dict) and the training ``seconds`` to ``path`` atomically."""
+    buffer = io.BytesIO()
+    arrays = {name: np.asarray(run[name]) for name in _RUN_ARRAYS}
+    np.savez_compressed(buffer, **arrays, method=np.asarray(run["method"]), max_steps=np.asarray(run["max_steps"]),
+                        seconds=np.asarray(np.nan if seconds is None else seconds, dtype=float))
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_sweep_run(path: str | os.PathLike) -> dict:
+    """A run dict saved by :func:`save_sweep_run`, with its ``seconds`` (NaN if not recorded)."""
+    with np.load(path, allow_pickle=False) as data:
+        run = {name: data[name] for name in _RUN_ARRAYS}
+        run.update(method=str(data["method"]), max_steps=int(data["max_steps"]), seconds=float(data["seconds"]))
+    return run
+
+
+def find_sweep(sweep: ToyMLPSweep, results_dir: str | os.PathLike, *, kind: str) -> dict[str, dict] | None:
+    """``{method: run}`` of ``sweep`` loaded from ``results_dir`` when every method's file is there, else None."""
+    paths = {m: sweep_path(sweep, m, results_dir, kind=kind) for m in sweep.methods}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    return {m: load_sweep_run(p) for m, p in paths.items()}
+
+
+def run_or_load(sweep: ToyMLPSweep, results_dir: str | os.PathLike, *, kind: str,
+                echo=None) -> dict[str, dict]:
+    """``{method: run}`` of ``sweep``: each method loaded from ``results_dir`` or trained and saved there
+    (one file per method, so an interrupted sweep keeps the methods it finished)."""
+    runs = {}
+    for method in sweep.methods:
+        path = sweep_path(sweep, method, results_dir, kind=kind)
+        if path.exists():
+            runs[method] = load_sweep_run(path)
+            continue
+        start = time.perf_counter()
+        run = train_toy_mlp(sweep.eps, sweep.seeds, method=method, config=sweep.config)
+        seconds = time.perf_counter() - start
+        save_sweep_run(run, path, seconds=seconds)
+        runs[method] = {**run, "seconds": seconds}
+        if echo is not None:
+            echo(f"{kind} {method}: {len(run['plateau'])} networks, {run['step'][-1]} steps, {seconds:.0f} s -> {path}")
+    return runs

@@ -308,3 +308,19 @@ def test_step_budget_per_weight_decay():
     assert ad.step_budget(runsets.transformer_configs()) == 100_008
     with pytest.raises(ValueError, match="at least one"):
         ad.step_budget([])
+
+
+def test_findings_of_the_committed_runs_are_tables_6_and_7():
+    from pathlib import Path
+
+    from egd.book import findings
+
+    results = Path(__file__).resolve().parents[2] / "results"
+    rows = ad.findings(results)
+    assert {f.key for f in rows} == {"Table 6", "Table 7"}
+    assert all(f.chapter == ad.CHAPTER and f.chapter in findings.TITLES for f in rows)
+    assert all(f.verdict in (HOLDS, FAILS, UNDECIDED, findings.PARTIAL) for f in rows)
+    assert ad.findings(Path("/nonexistent-results")) == []  # no runs, no rows
+    board = {r.key: r for r in findings.scoreboard(rows)}
+    assert board["Table 6"].verdict != findings.NOT_IN_BUILD and board["Table 7"].verdict != findings.NOT_IN_BUILD
+    assert any(f.key == "Table 7" for f in findings.extra_findings(results))  # found through LATER_MODULES

@@ -1,9 +1,10 @@
 """The built book, read in headless Chromium with no network (see ``chromium_check``).
 
 Which pages: every page the table of contents lists (``book/_toc.yml``: the root and each
-``file``), plus Sphinx's ``genindex.html`` and ``search.html`` when the build has them: every
-page links to the index, and the search box leads to the search page (its results are filled
-in by script, so an error there shows in the console). ``index.html`` is only Jupyter Book's
+``file``), plus Sphinx's ``genindex.html``, ``search.html`` and ``py-modindex.html`` (the module index
+of the API reference) when the build has them: every page links to the index, and the search
+box leads to the search page (its results are filled in by script, so an error there shows in
+the console). ``index.html`` is only Jupyter Book's
 redirect to the root page, checked here for where it points. A test also makes sure no other
 HTML page was built that this list would miss.
 
@@ -27,7 +28,7 @@ import pytest
 from tests.book import chromium_check
 from tests.book.conftest import toc_docnames
 
-OPTIONAL_PAGES = ("genindex.html", "search.html")
+OPTIONAL_PAGES = ("genindex.html", "search.html", "py-modindex.html")
 
 
 PAGES = [f"{name}.html" for name in toc_docnames()] + list(OPTIONAL_PAGES)

@@ -8,9 +8,11 @@ from egd.grokking import registry
 
 def test_every_registered_method_has_one_style():
     for name, method in registry.METHODS.items():
-        key = name + ("128" if method.needs_rank else "")
+        key = name + ("128" if method.needs_rank else "") + ("0.01" if method.needs_cutoff else "")
         s = style.method_style(key)
         assert s.color.startswith("#") and s.linestyle == "-"
+    assert style.method_style("egd-svd-cut0.01").color != style.method_style("egd-svd-cut0.001").color
+    assert style.method_style("egd-svd-top32").color != style.method_style("egd-rsvd32").color
     assert style.method_style("egd-svd decoupled-wd").color == style.method_style("egd-svd").color
     assert style.method_style("egd-svd decoupled-wd").linestyle == "--"
     with pytest.raises(ValueError):
@@ -41,6 +43,17 @@ def test_table_renders_html_and_markdown_and_checks_row_lengths():
     assert t._repr_markdown_().splitlines()[-1] == "| x<y | 1 |"
     with pytest.raises(ValueError, match="rows"):
         display.Table(["a"], [["1", "2"]])
+
+
+def test_table_cells_may_link_to_other_pages():
+    one = display.Link("Parity & more", "notebooks/06_sparse_parity.html#a")
+    t = display.Table(["a", "b"], [[one, [one, display.Link("Toy", "notebooks/02_toy_model.html")]]])
+    html = t._repr_html_()
+    assert '<a class="reference internal" href="notebooks/06_sparse_parity.html#a">Parity &amp; more</a>' in html
+    assert html.count("<a ") == 3
+    assert t._repr_markdown_().splitlines()[-1] == ("| [Parity & more](notebooks/06_sparse_parity.html#a) | "
+                                                     "[Parity & more](notebooks/06_sparse_parity.html#a), "
+                                                     "[Toy](notebooks/02_toy_model.html) |")
 
 
 def test_checks_table_marks():

@@ -136,7 +136,7 @@ def test_level2_predictions_and_tables(small_levels):
     assert len(validation.level2_table(l2).rows) == 3
     assert len(validation.half_error_table(l2).rows) == 3
     checks = validation.level2_checks(l2)
-    assert len(checks) == 4 and all(c.holds in (True, False, None) for c in checks)
+    assert len(checks) == 5 and all(c.holds in (True, False, None) for c in checks)
     with pytest.raises(ValueError, match="escape"):
         validation.level2("quick", sweeps={"escape": TINY_SWEEPS["escape"]})
 
@@ -198,3 +198,43 @@ def test_committed_quick_runs_are_loaded_not_trained_and_the_chapter_sentences_h
     failed = [c.claim for c in validation.level3_checks(l3) if c.holds is not True]
     assert not failed, failed
     assert validation.speedup(l3, 1.0) > 1
+
+
+def test_level2_loads_the_saved_full_sweep_in_either_profile(tmp_path, monkeypatch):
+    full = {"escape": TINY_SWEEPS["escape"], "curves": TINY_SWEEPS["curves"]}
+    quick = {"escape": toy_mlp.ToyMLPSweep(eps=(0.1, 0.03), seeds=(0,), config=SMALL_MLP),
+             "curves": TINY_SWEEPS["curves"]}
+    monkeypatch.setattr(toy_mlp, "PROFILES", {"quick": quick, "full": full})
+    sweeps, runs = validation.level2_runs("quick", tmp_path)
+    assert sweeps == quick and runs == {"escape": None, "curves": None}
+    assert validation.level2_runs("quick", None)[0] == quick
+    with pytest.raises(ValueError, match="profile must be one of"):
+        validation.level2_runs("huge", tmp_path)
+
+    computed = validation.level2("full", results_dir=tmp_path)  # computed, and saved in the full profile
+    assert computed.loaded == () and computed.sweeps == full
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("saved sweeps must be loaded, not trained")
+
+    monkeypatch.setattr(toy_mlp, "train_toy_mlp", no_training)
+    for profile in ("quick", "full"):
+        l2 = validation.level2(profile, results_dir=tmp_path)
+        assert l2.loaded == ("escape", "curves") and l2.sweeps == full
+        np.testing.assert_array_equal(l2.escape["gd"]["plateau"], computed.escape["gd"]["plateau"])
+    assert "loaded from the committed runs" in str(validation.settings_table(
+        l2, validation.level3(TINY_L3, tmp_path)).rows[0][-1])
+
+
+COMMITTED_L2 = REPO / "results" / toy_mlp.TOY_MLP_SUBDIR
+
+
+@pytest.mark.skipif(not COMMITTED_L2.is_dir(), reason="no committed level-2 sweeps")
+def test_committed_level2_sweep_is_loaded_and_its_slopes_are_decisive():
+    l2 = validation.level2("quick", results_dir=REPO / "results")
+    assert "escape" in l2.loaded and l2.sweeps["escape"] == toy_mlp.PROFILES["full"]["escape"]
+    eps = np.unique(l2.eps)
+    assert len(eps) >= 6 and math.log10(eps.max() / eps.min()) >= 2 - 1e-9 and len(l2.sweeps["escape"].seeds) >= 10
+    for method, fit in l2.slopes.items():
+        _, low, high = fit["reached"]
+        assert fit["n_censored"] == 0 and high - low <= 0.5, (method, fit)

@@ -221,6 +221,29 @@ def test_hook_and_apply_match_the_wrapper_with_every_option_threaded():
     assert int(torch.linalg.matrix_rank(models[1][0].weight.grad)) == 5
 
 
+@pytest.mark.parametrize("opts", [dict(rank=3), dict(spectral_cutoff=0.5), dict(method="svd", rank=3)])
+def test_truncation_options_are_threaded_through_every_entry_point(opts):
+    models = [mlp(), mlp(), mlp()]
+    wrapped = egd.EGD(torch.optim.SGD(models[0].parameters(), lr=0.3), **opts)
+    hooked_opt = torch.optim.SGD(models[1].parameters(), lr=0.3)
+    egd.attach(hooked_opt, **opts)
+    manual_opt = torch.optim.SGD(models[2].parameters(), lr=0.3)
+    for m in models:
+        m.zero_grad()
+        backward(m, 0)
+    want = egd.orthogonalize(models[0][0].weight.grad.clone(), **opts)
+    wrapped.step()
+    hooked_opt.step()
+    egd.orthogonalize_grads_([p for p in models[2].parameters() if p.ndim >= 2], **opts)
+    manual_opt.step()
+    torch.testing.assert_close(models[0][0].weight.grad, want)
+    for ps in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(ps[1], ps[0], atol=0, rtol=0)
+        torch.testing.assert_close(ps[2], ps[0], atol=0, rtol=0)
+    kept = int(torch.linalg.matrix_rank(models[0][0].weight.grad))
+    assert kept <= 3 if "rank" in opts else kept < min(models[0][0].weight.shape)
+
+
 def test_hook_switch_off_and_remove():
     model, plain = mlp(), mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)

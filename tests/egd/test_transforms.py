@@ -226,11 +226,20 @@ def test_default_rtol_and_gram_floor():
     assert resolve_rtol(None, 512, 194, torch.float32) == 512 * torch.finfo(torch.float32).eps
     assert resolve_rtol(None, 3, 4, torch.bfloat16) == 4 * torch.finfo(torch.float32).eps
     assert resolve_rtol(0.25, 3, 4, torch.float64) == 0.25
-    # gram cannot resolve singular values below GRAM_RTOL_FLOOR * s_max, whatever rtol says
+    # gram cannot resolve singular values below GRAM_RTOL_FLOOR * s_max: with rtol=None it drops
+    # them (documented), an explicit smaller rtol is refused, and the device default (gram on
+    # CPU) hands such an rtol, or float64's default one, to the SVD, which honours it
     U = torch.linalg.qr(torch.randn(10, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)).Q
     G = (U * torch.tensor([1.0, D.GRAM_RTOL_FLOOR / 10], dtype=torch.float64)) @ U.mT
-    assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="gram", rtol=1e-12)) == 1
+    assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="gram")) == 1
+    with pytest.raises(ValueError, match="rtol must be >= 1e-06 .* for method='gram'"):
+        egd.orthogonalize(G, method="gram", rtol=1e-12)
     assert torch.linalg.matrix_rank(egd.orthogonalize(G, method="svd", rtol=1e-12)) == 2
+    for rtol in (1e-12, None):
+        assert torch.linalg.matrix_rank(egd.orthogonalize(G, rtol=rtol)) == 2, rtol
+    assert torch.linalg.matrix_rank(egd.orthogonalize(G, rtol=D.GRAM_RTOL_FLOOR * 2)) == 1
+    tall = U * torch.tensor([1.0, D.GRAM_RTOL_FLOOR / 10], dtype=torch.float64)  # exactly rank 2, no noise
+    torch.testing.assert_close(egd.orthogonalize(tall, rtol=0), U, atol=GRAM_F64_TOL, rtol=0)
 
 
 def _gram_float64_path(G, monkeypatch, **kw):
@@ -289,16 +298,26 @@ def test_gram_float32_path_keeps_clearly_dropped_directions_dropped(monkeypatch)
 def test_default_method_is_exact_per_device():
     for kind in ("cpu", "cuda", "mps"):
         assert D.default_method(kind) in D.EXACT_METHODS
-    G, *_ = make_matrix(7, 5, seed=11)
+    # float32 with the default rtol (40 * eps32, above gram's floor): the device's default
+    G, *_ = make_matrix(40, 30, seed=11, dtype=torch.float32)
     expected = egd.orthogonalize(G, method=D.default_method(G.device))
     assert torch.equal(egd.orthogonalize(G), expected)
+    # float64's default rtol (7 * eps64) is below gram's floor: the SVD, which honours it
+    G, *_ = make_matrix(7, 5, seed=11)
+    assert torch.equal(egd.orthogonalize(G), egd.orthogonalize(G, method="svd"))
 
 
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [
         ({"method": "qr"}, "method"),
-        ({"method": "svd", "rank": 3}, "rank"),
+        ({"method": "svd", "rank": 0}, "rank"),
+        ({"method": "gram", "rank": 2.0}, "rank"),
+        ({"method": "newton_schulz", "rank": 3}, "rank"),
+        ({"spectral_cutoff": 1.0}, "spectral_cutoff"),
+        ({"spectral_cutoff": -0.1}, "spectral_cutoff"),
+        ({"spectral_cutoff": True}, "spectral_cutoff"),
+        ({"method": "newton_schulz", "spectral_cutoff": 0.1}, "spectral_cutoff"),
         ({"method": "rsvd"}, "rank"),
         ({"method": "rsvd", "rank": 0}, "rank"),
         ({"n_iter": -1}, "n_iter"),
@@ -323,6 +342,85 @@ def test_bad_input_shapes_and_types():
         egd.orthogonalize(torch.ones(3, 2, dtype=torch.int64))
     with pytest.raises(TypeError, match=r"^G must be a torch.Tensor"):
         egd.orthogonalize([[1.0, 2.0]])
+
+
+# ---------------------------------------------------------------- truncation: rank and spectral_cutoff
+
+TRUNCATING_METHODS = ("svd", "gram", None)
+
+
+@PROPERTY
+@given(shape=shapes, batch=batches, seed=st.integers(0, 2**16), frac=st.floats(0.05, 1.0),
+       method=st.sampled_from(TRUNCATING_METHODS))
+def test_rank_keeps_exactly_the_top_directions_with_unit_singular_values(shape, batch, seed, frac, method):
+    m, n = shape
+    k = max(1, int(frac * min(m, n)))
+    G, U, V, _ = make_matrix(m, n, cond=1e2, batch=batch, seed=seed)  # distinct singular values 1 .. 1e-2
+    out = egd.orthogonalize(G, method=method, rank=k)
+    sv = torch.linalg.svdvals(out)
+    torch.testing.assert_close(sv[..., :k], torch.ones_like(sv[..., :k]), atol=GRAM_F64_TOL, rtol=0)
+    assert sv[..., k:].numel() == 0 or float(sv[..., k:].abs().max()) <= GRAM_F64_TOL  # output rank k
+    torch.testing.assert_close(out, U[..., :k] @ V[..., :k].mT, atol=GRAM_F64_TOL, rtol=0)
+
+
+@PROPERTY
+@given(shape=shapes, seed=st.integers(0, 2**16), method=st.sampled_from(TRUNCATING_METHODS),
+       extra=st.integers(0, 5))
+def test_rank_and_cutoff_change_nothing_when_nothing_is_cut(shape, seed, method, extra):
+    m, n = shape
+    G, *_ = make_matrix(m, n, cond=1e2, seed=seed)
+    exact = egd.orthogonalize(G, method=method)
+    torch.testing.assert_close(egd.orthogonalize(G, method=method, rank=min(m, n) + extra), exact,
+                               atol=F64_TOL, rtol=0)
+    torch.testing.assert_close(egd.orthogonalize(G, method=method, spectral_cutoff=1e-3), exact,
+                               atol=F64_TOL, rtol=0)  # smallest singular value is 1e-2 of the largest
+    torch.testing.assert_close(egd.orthogonalize(G, method=method, spectral_cutoff=0.0), exact,
+                               atol=F64_TOL, rtol=0)
+
+
+@PROPERTY
+@given(shape=shapes, batch=batches, seed=st.integers(0, 2**16), cutoff=st.floats(1e-3, 0.9),
+       method=st.sampled_from(TRUNCATING_METHODS + ("rsvd",)))
+def test_spectral_cutoff_keeps_the_directions_above_the_fraction(shape, batch, seed, cutoff, method):
+    m, n = shape
+    G, U, V, s = make_matrix(m, n, cond=1e4, batch=batch, seed=seed)
+    keep = s > cutoff * s[0]
+    # singular values are log-spaced: skip draws that put one within 1% of the cut
+    if bool(((s / (cutoff * s[0]) - 1).abs() < 1e-2).any()):
+        return
+    kw = {"rank": min(m, n), "generator": torch.Generator().manual_seed(seed)} if method == "rsvd" else {}
+    out = egd.orthogonalize(G, method=method, spectral_cutoff=cutoff, **kw)
+    k = int(keep.sum())
+    tol = RSVD_TOP_TOL if method == "rsvd" else GRAM_F64_TOL
+    torch.testing.assert_close(out, U[..., :k] @ V[..., :k].mT, atol=tol, rtol=0)
+
+
+def test_l2_directions_get_no_step_under_truncation():
+    # A rank-8 data gradient plus wd * W: exact U V^T moves all 20 directions by one unit;
+    # rank=8 and a cutoff between the two parts move only the data's 8.
+    gen = torch.Generator().manual_seed(0)
+    data = torch.randn(20, 8, generator=gen, dtype=torch.float64) @ torch.randn(8, 30, generator=gen,
+                                                                                dtype=torch.float64)
+    W = torch.randn(20, 30, generator=gen, dtype=torch.float64) / 30**0.5
+    G = data + 1e-3 * W
+    exact = egd.orthogonalize(G)
+    assert round(float(exact.square().sum())) == 20
+    for kw in ({"rank": 8}, {"spectral_cutoff": 1e-2}):
+        out = egd.orthogonalize(G, **kw)
+        assert round(float(out.square().sum())) == 8, kw
+        U, _, Vh = torch.linalg.svd(data)
+        torch.testing.assert_close(out, U[:, :8] @ Vh[:8], atol=1e-2, rtol=0)  # the data's polar factor
+
+
+def test_gram_float32_path_with_rank():
+    G, U, V, _ = make_matrix(64, 32, cond=30.0, seed=5)
+    out = egd.orthogonalize(G.float(), method="gram", rank=10)
+    torch.testing.assert_close(out.double(), U[:, :10] @ V[:, :10].mT, atol=GRAM_MIXED_TOL, rtol=0)
+    # a tie at the cut cannot be told apart in float32: the float64 path decides
+    s = torch.cat([torch.ones(10), torch.ones(22) * 0.5]).double()
+    tied = (U * s) @ V.mT
+    out = egd.orthogonalize(tied.float(), method="gram", rank=12)
+    assert round(float(out.double().square().sum())) == 12
 
 
 # ---------------------------------------------------------------- column normalisation

@@ -110,3 +110,41 @@ def test_digits_budget_is_shorter_at_the_default_weight_decay_only():
     high = runsets.digits_config("vanilla", None, 0, 2.0)
     assert low.max_epochs * 5 == 20_000 and high.max_epochs * 5 == 100_000
     assert high == make_config("digits", "vanilla", seed=0, weight_decay=2.0, patience=runsets.DIGITS_PATIENCE)
+
+
+def test_fields_of_other_families_and_methods_are_refused_for_the_image_tasks():
+    assert make_config("digits", "vanilla").n_test is None  # every image after the training ones
+    with pytest.raises(ValueError, match="p applies only to the modular tasks"):
+        make_config("digits", "vanilla", p=97)
+    with pytest.raises(ValueError, match="n and k apply only to the parity task"):
+        make_config("digits", "vanilla", n=100)
+    with pytest.raises(ValueError, match="train_fraction applies only to modular tasks"):
+        make_config("digits", "vanilla", train_fraction=0.5)
+    with pytest.raises(ValueError, match="n_train applies only to parity and image tasks"):
+        make_config("mod-add", "vanilla", n_train=100)
+    with pytest.raises(ValueError, match="grokfast_alpha applies only to method 'grokfast'"):
+        make_config("digits", "egd-svd", grokfast_alpha=0.98)  # the image preset's 0.8 is that setting's default
+    with pytest.raises(ValueError, match="grokfast_alpha applies only to method 'grokfast'"):
+        make_config("mod-mul", "egd-svd", preset="transformer", weight_decay=5e-3, grokfast_alpha=0.8)
+    with pytest.raises(ValueError, match="loss for task 'digits'"):
+        make_config("digits", "vanilla", loss="squared")
+    assert make_config("digits", "grokfast", grokfast_alpha=0.9).grokfast_alpha == 0.9
+
+
+def test_appendix_d_sets_join_reproduce_all():
+    from egd.grokking import runsets
+
+    names = runsets.all_run_sets()
+    assert {"transformer", "digits"} <= set(names)
+    for name in ("transformer", "digits"):
+        configs, subdir = runsets.run_set(name)
+        assert subdir == runsets.OTHER_MODELS_SUBDIR and configs
+
+
+def test_mnist_dir_applies_only_to_mnist(tmp_path, capsys):
+    from egd.grokking import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--task", "digits", "--method", "vanilla", "--mnist-dir", str(tmp_path),
+                  "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "mnist_dir applies only to the mnist task" in capsys.readouterr().err

@@ -84,6 +84,19 @@ def test_runs_differing_in_method_hyperparameters_and_stop_rules_match():
     assert not batched.states[1].transform_active  # switched off at the threshold
 
 
+def test_truncated_exact_egd_matches_and_groups_by_rank_and_cutoff():
+    """egd-svd-top and egd-svd-cut beside exact EGD: three transform calls per step, one per
+    (method, rank, cutoff), each run getting its own truncation."""
+    base = dict(preset="smoke", max_epochs=EPOCHS, spectrum_every=2, **PARITY)
+    configs = [make_config("parity", "egd-svd", seed=0, **base),
+               make_config("parity", "egd-svd-top", rank=3, seed=1, **base),
+               make_config("parity", "egd-svd-top", rank=3, seed=2, **base),
+               make_config("parity", "egd-svd-cut", spectral_cutoff=0.05, seed=3, **base)]
+    batched = BatchedTrainer(configs, dtype=torch.float64)
+    assert len(batched._plan()) == 3
+    assert_same_runs(configs)
+
+
 def test_runs_with_their_own_data_match():
     """The anisotropy knob and the data seed differ: each run trains on its own data."""
     configs = [make_config("mod-add", "egd-svd", preset="smoke", seed=0, max_epochs=3, **MODULAR),

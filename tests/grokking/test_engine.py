@@ -34,6 +34,8 @@ def tiny(method="egd-svd", **overrides):
     values.update(overrides)
     if methods.METHODS[method].needs_rank and "rank" not in values:
         values["rank"] = 8
+    if methods.METHODS[method].needs_cutoff and "spectral_cutoff" not in values:
+        values["spectral_cutoff"] = 0.05
     return make_config("mod-add", method, preset="smoke", **values)
 
 

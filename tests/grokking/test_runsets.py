@@ -41,6 +41,30 @@ def test_run_sets_name_their_configs_and_directory():
         experiments.run_set("parity", profile="huge")
 
 
+def test_stall_run_set_holds_the_committed_baselines_and_the_fixes_on_ten_seeds():
+    from egd.grokking.labels import variant_key
+
+    configs, where = experiments.run_set("stall")
+    assert where == ""
+    counts = {}
+    for c in configs:
+        counts[variant_key(c)] = counts.get(variant_key(c), 0) + 1
+    assert counts == {"vanilla": 10, "egd-svd": 10, "egd-svd-top32": 10, "egd-svd-cut0.01": 10,
+                      "egd-svd-cut0.001": 10, "egd-svd decoupled-wd": 10}
+    assert {(c.n, c.k) for c in configs} == {(100, 3)}
+    shapes, _ = experiments.run_set("stall-shapes")
+    assert sorted({(c.n, c.k, variant_key(c)) for c in shapes}) == [
+        (50, 4, "egd-svd"), (50, 4, "egd-svd-cut0.01"), (50, 4, "egd-svd-top32"),
+        (400, 2, "egd-svd"), (400, 2, "egd-svd-cut0.01"), (400, 2, "egd-svd-top32")]
+    assert len(shapes) == 60 and variant_key(shapes[20]) == "egd-svd" and (shapes[20].n, shapes[20].k) == (400, 2)
+    modular, _ = experiments.run_set("stall-modular")
+    assert {(c.task, c.p) for c in modular} == {("mod-add", 97), ("mod-mul", 97)}
+    assert sorted({variant_key(c) for c in modular}) == ["egd-svd", "egd-svd-cut0.01", "egd-svd-top512"]
+    # exact EGD's runs are the modular chapter's, found under their committed keys
+    table = {(c.task, c.seed): c for c in experiments.modular_configs("mod-add", "quick") if c.method == "egd-svd"}
+    assert all(c == table[(c.task, c.seed)] for c in modular if c.method == "egd-svd" and c.task == "mod-add")
+
+
 def test_load_finished_finds_only_finished_runs_and_trains_nothing(tmp_path):
     done = make_config("mod-add", "vanilla", preset="smoke", p=23, max_epochs=3, patience=None)
     missing = dataclasses.replace(done, seed=1)
@@ -72,3 +96,31 @@ def test_results_dir_is_an_argument_or_a_setting_never_the_package_location(tmp_
     monkeypatch.setenv(experiments.RESULTS_ENV, str(tmp_path))
     assert experiments.results_dir() == tmp_path
     assert experiments.results_dir(tmp_path / "x") == tmp_path / "x"
+
+
+def test_convergence_runs_are_the_table_runs_continued_past_the_threshold():
+    for task in ("mod-add", "mod-mul"):
+        long = experiments.convergence_configs(task)
+        assert [(c.method, c.rank) for c in long] == list(experiments.MODULAR_METHODS)
+        table = {(c.method, c.rank): c for c in experiments.modular_configs(task, "quick")
+                 if c.seed == experiments.CONVERGENCE_SEED}
+        for c in long:
+            assert c.patience == experiments.CONVERGENCE_PATIENCE > experiments.PATIENCE
+            # only the patience differs, so the first epochs are the table run's, bit for bit
+            assert dataclasses.replace(c, patience=experiments.PATIENCE) == table[(c.method, c.rank)]
+            assert config_key(c) != config_key(table[(c.method, c.rank)])
+    configs, where = experiments.run_set("modular-convergence")
+    assert where == "" and len(configs) == 2 * len(experiments.MODULAR_METHODS)
+
+
+def test_a_longer_patience_continues_the_same_run_bit_for_bit():
+    short = make_config("parity", "egd-svd", preset="smoke", n=10, k=2, threshold=0.9, patience=2, max_epochs=30,
+                        spectrum_every=1)
+    long = dataclasses.replace(short, patience=6)
+    a, b = train(short), train(long)
+    assert a.epochs_to_threshold is not None and a.epochs_to_threshold == b.epochs_to_threshold
+    assert len(b.epochs) == len(a.epochs) + 4
+    for name, column in a.history.items():
+        if name != "seconds":
+            np.testing.assert_array_equal(b.history[name][:len(column)], column)
+    np.testing.assert_array_equal(b.spectra[:len(a.spectra)], a.spectra)

@@ -173,12 +173,12 @@ def test_non_finite_weights_give_nan_not_a_perfect_score():
     assert np.isfinite(error[3])
 
 
-def test_a_diverged_trajectory_is_scored_nan():
+def test_a_diverged_trajectory_is_refused_and_a_diverged_weight_scored_nan():
     X, y = sample_train(2_000, eps=0.01, s=1.0, seed=0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        W = train_trajectory(X, y, u=(0, 3), eta=100.0, steps=400)
+    with pytest.raises(ValueError, match=r"eta must be < 0\.7\d+, the stability limit of method='gd'"):
+        train_trajectory(X, y, u=(0, 3), eta=100.0, steps=400)  # used to return W[-1] = [nan, nan]
     Xt, yt = sample_shift_test(2_000, eps=0.01, theta=math.pi / 4, seed=1)
-    assert np.isnan(misclassification_rate(W[-1], Xt, yt)[0])
+    assert np.isnan(misclassification_rate([np.nan, np.nan], Xt, yt)[0])
 
 
 def test_misclassification_rate_on_the_shift_test_set():

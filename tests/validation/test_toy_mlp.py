@@ -86,3 +86,39 @@ def test_sweeps_validate_and_the_book_profiles_are_complete():
         assert not profile["curves"].config.stop_early
     runs = ToyMLPSweep(eps=(0.1,), seeds=(0,), config=SMALL, methods=("gd", "egd-svd")).run()
     assert set(runs) == {"gd", "egd-svd"}
+
+
+TINY = ToyMLPSweep(eps=(0.1, 0.03), seeds=(0, 1), config=ToyMLPConfig(width=8, n_train=100, n_test=200, max_steps=40))
+
+
+def test_sweep_key_names_the_settings():
+    assert toy_mlp.sweep_key(TINY, "gd") == toy_mlp.sweep_key(dataclasses.replace(TINY), "gd")
+    assert toy_mlp.sweep_key(TINY, "gd") != toy_mlp.sweep_key(TINY, "egd-svd")
+    for changed in (dataclasses.replace(TINY, eps=(0.1, 0.01)), dataclasses.replace(TINY, seeds=(0, 2)),
+                    dataclasses.replace(TINY, config=dataclasses.replace(TINY.config, max_steps=41))):
+        assert toy_mlp.sweep_key(changed, "gd") != toy_mlp.sweep_key(TINY, "gd")
+    with pytest.raises(ValueError, match="method must be one of the sweep's"):
+        toy_mlp.sweep_key(dataclasses.replace(TINY, methods=("gd",)), "egd-svd")
+
+
+def test_run_or_load_saves_each_method_once_and_loads_it_back(tmp_path, monkeypatch):
+    assert toy_mlp.find_sweep(TINY, tmp_path, kind="escape") is None
+    trained = toy_mlp.run_or_load(TINY, tmp_path, kind="escape")
+    assert sorted(p.name.split("-")[0] for p in tmp_path.glob("*.npz")) == ["escape"] * 3
+    assert all(trained[m]["seconds"] > 0 for m in TINY.methods)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("saved runs must be loaded, not trained")
+
+    monkeypatch.setattr(toy_mlp, "train_toy_mlp", no_training)
+    loaded = toy_mlp.run_or_load(TINY, tmp_path, kind="escape")
+    found = toy_mlp.find_sweep(TINY, tmp_path, kind="escape")
+    for method in TINY.methods:
+        for run in (loaded[method], found[method]):
+            for name in ("eps", "seed", "step", "test_error", "plateau"):
+                np.testing.assert_array_equal(run[name], trained[method][name])
+            assert (run["method"], run["max_steps"]) == (method, 40)
+            assert run["seconds"] == pytest.approx(trained[method]["seconds"])
+    assert toy_mlp.find_sweep(TINY, tmp_path, kind="curves") is None  # another kind, another file
+    toy_mlp.sweep_path(TINY, "gd", tmp_path, kind="escape").unlink()
+    assert toy_mlp.find_sweep(TINY, tmp_path, kind="escape") is None  # only whole sweeps are found
