@@ -54,8 +54,10 @@ STATUS = {display.HOLDS: "reproduced", PARTIAL: "partly reproduced", display.FAI
 #: The chapters, by the file name the book gives them.
 MODULAR, PARITY, PLATEAU = "05_modular_arithmetic", "06_sparse_parity", "07_why_the_plateau"
 TOY, SIMULATION, VALIDATION = "02_toy_model", "04_theory_meets_simulation", "08_validation"
+OTHER_MODELS = "10_other_models"
 TITLES = {MODULAR: "Modular arithmetic", PARITY: "Sparse parity", PLATEAU: "Why the plateau",
-          TOY: "The toy model", SIMULATION: "Theory meets simulation", VALIDATION: "Validation"}
+          TOY: "The toy model", SIMULATION: "Theory meets simulation", VALIDATION: "Validation",
+          OTHER_MODELS: "Other models and optimizers"}
 
 #: Every claim of the paper the scoreboard lists, in the paper's order: (key, what it states).
 PAPER_CLAIMS = (

@@ -3,6 +3,9 @@
 * :mod:`~egd.grokking.registry` — tasks, methods and presets the engine and CLI dispatch on;
 * :mod:`~egd.grokking.config` — :class:`RunConfig` (validated) and its key;
 * :mod:`~egd.grokking.tasks`, :mod:`~egd.grokking.models` — data modules and the paper's MLP;
+* :mod:`~egd.grokking.transformer`, :mod:`~egd.grokking.omnigrok`, :mod:`~egd.grokking.mnist` —
+  Appendix D's decoder-only transformer, Omnigrok's MLP, and MNIST (local IDX files) or
+  scikit-learn's digits;
 * :mod:`~egd.grokking.engine` — the training loop in named steps over a typed state;
 * :mod:`~egd.grokking.runner` — :func:`train`: one run with reuse, resume and saving;
 * :mod:`~egd.grokking.batched` — :func:`train_batch`: R runs of one shape as one batched model;

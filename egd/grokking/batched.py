@@ -88,6 +88,20 @@ EVAL_ELEMENTS = EVAL_CHUNK * 512
 # ----------------------------------------------------------------------------- grouping
 
 
+#: What the batched engine implements: the paper's two-layer MLP on the modular and parity
+#: tasks under plain SGD. A run with any other of these late fields (Appendix D's models,
+#: Adam/AdamW, warm-up, Omnigrok's init scale, mini-batch train metrics) trains alone, in
+#: the single-run engine.
+BATCHED_FAMILIES = ("modular", "parity")
+BATCHED_FIELDS = {"model": "mlp", "optimizer": "sgd", "warmup_steps": 0, "init_scale": 1.0, "train_metrics": "full"}
+
+
+def batchable(config: RunConfig) -> bool:
+    """Whether the batched engine can train ``config`` (:data:`BATCHED_FAMILIES`, :data:`BATCHED_FIELDS`)."""
+    return (registry.TASKS[config.task][0] in BATCHED_FAMILIES
+            and all(getattr(config, name) == value for name, value in BATCHED_FIELDS.items()))
+
+
 def batch_signature(config: RunConfig) -> tuple:
     """What runs of one batch must share: everything that fixes a tensor's shape, the loss,
     the device and the torch thread count (task family, input/output sizes, train/test
@@ -108,9 +122,12 @@ def group_configs(configs: Sequence[RunConfig], max_runs: int) -> list[list[RunC
     """
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
         raise ValueError(f"max_runs must be an integer >= 1, got {max_runs!r}")
+    from .config import config_key
+
     groups: dict[tuple, list[RunConfig]] = {}
-    for config in configs:
-        groups.setdefault(batch_signature(config), []).append(config)
+    for config in configs:  # a run the batched engine cannot train is a batch of its own
+        signature = batch_signature(config) if batchable(config) else ("single", config_key(config))
+        groups.setdefault(signature, []).append(config)
     return [runs[i:i + max_runs] for runs in groups.values() for i in range(0, len(runs), max_runs)]
 
 
@@ -222,6 +239,11 @@ class BatchedTrainer:
         configs = list(configs)
         if not configs:
             raise ValueError("configs must hold at least one run, got none")
+        single = [c for c in configs if not batchable(c)]
+        if single:
+            raise ValueError(f"the batched engine trains the two-layer MLP of the modular and parity tasks under "
+                             f"SGD only ({BATCHED_FIELDS}); train {single[0].task}/{single[0].model}/"
+                             f"{single[0].optimizer} with the single-run engine (egd.grokking.runner.train)")
         signatures = {batch_signature(c) for c in configs}
         if len(signatures) != 1:
             raise ValueError(f"configs must share one batch_signature (task family, sizes, width, batch, loss, "

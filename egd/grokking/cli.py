@@ -1,6 +1,8 @@
 """``egd-grok``: train, sweep, report, bench.
 
     egd-grok train --task mod-add --p 97 --method egd-svd
+    egd-grok train --task mod-mul --preset transformer --method egd-rsvd --rank 36 --weight-decay 5e-3
+    egd-grok train --task digits --method egd-svd                  # Omnigrok's MNIST setting on sklearn's digits
     egd-grok sweep --task mod-add mod-mul --p 97 --methods vanilla egd-svd colnorm --seeds 0 1 2
     egd-grok sweep --task parity --methods vanilla --seeds 0 1 2 3 4 5 6 7 8 9 --batch-runs 10
     egd-grok sweep ... --scheduler tcp://10.0.0.5:8786
@@ -65,6 +67,7 @@ OVERRIDES = {
     "threshold": float, "loss": str, "spectrum_every": int, "train_fraction": float,
     "data_seed": int, "grokfast_alpha": float, "grokfast_lamb": float, "colnorm_floor": float,
     "n_train": int, "n_test": int, "weight_decay_mode": str, "second_operand_scale": float, "random_streams": str,
+    "model": str, "optimizer": str, "warmup_steps": int, "init_scale": float, "train_metrics": str,
 }
 
 
@@ -84,6 +87,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--retrain", action="store_true",
                         help="train again: ignore a finished run with the same config and its checkpoint")
+    parser.add_argument("--betas", type=float, nargs=2, default=None, metavar=("BETA1", "BETA2"),
+                        help="Adam's betas (adaptive optimizers only)")
+    parser.add_argument("--mnist-dir", default=None,
+                        help="task mnist: the folder of the four IDX files (else $EGD_MNIST_DIR); nothing is "
+                             "downloaded")
     for name, kind in OVERRIDES.items():
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
 
@@ -99,6 +107,12 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict:
     values = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    if args.betas is not None:
+        values["betas"] = tuple(args.betas)
+    if args.mnist_dir is not None:
+        from .mnist import MNIST_ENV
+
+        os.environ[MNIST_ENV] = args.mnist_dir  # read when the data are built; not part of the config
     values["patience"] = None if args.patience == -1 else args.patience
     if args.no_switch_off:
         values["switch_off"] = False
@@ -141,6 +155,8 @@ def _check_applies(args: argparse.Namespace, tasks: list[str], method_names: lis
     for name in ("n", "k"):
         if getattr(args, name) is not None and "parity" not in families:
             raise ValueError(f"{name} applies only to the parity task, got --{name} with task(s) {tasks}")
+    if getattr(args, "mnist_dir", None) is not None and "mnist" not in tasks:
+        raise ValueError(f"mnist_dir applies only to the mnist task, got --mnist-dir with task(s) {tasks}")
 
 
 def _use_threads(threads: int) -> None:
@@ -251,7 +267,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"no finished runs in {args.results}")
         return 1
     width = max(len("method"), *(len(r["method"]) for r in rows))
-    header = f"{'task':<8} {'shape':<12} {'method':<{width}} {'dev':<5} {'seeds':>5} {'reached':>7} " \
+    shape_width = max(12, *(len(r["shape"]) for r in rows))
+    header = f"{'task':<8} {'shape':<{shape_width}} {'method':<{width}} {'dev':<5} {'seeds':>5} {'reached':>7} " \
              f"{'epochs med [min-max]':>24} {'all seeds':>9} {'s med':>8}"
     print(header)
     print("-" * len(header))
@@ -259,7 +276,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         ep = f"{r['median']:g} [{r['min']}-{r['max']}]" if r["median"] is not None else "never"
         every = "never" if r["median_all"] is None else f"{r['median_all']:g}"
         sec = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
-        print(f"{r['task']:<8} {r['shape']:<12} {r['method']:<{width}} {r['device']:<5} {r['seeds']:>5} "
+        print(f"{r['task']:<8} {r['shape']:<{shape_width}} {r['method']:<{width}} {r['device']:<5} {r['seeds']:>5} "
               f"{r['reached']:>7} {ep:>24} {every:>9} {sec:>8}")
     print("epochs med [min-max]: over the seeds that reached the threshold; "
           "all seeds: median with a seed that never did counted as +inf")
@@ -383,8 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS) + [experiments.ALL],
                        help="modular: Tables 2-3; parity: Table 4; parity-authors: Table 4 on the authors' "
                             "draws; anisotropy: the validation chapter's level 3; gpu-comparison: Table 2 at "
-                            "p=97 on a CUDA device; all: every set but gpu-comparison, each in its subfolder "
-                            "of --out")
+                            "p=97 on a CUDA device; transformer: Table 7; digits: Table 6 on scikit-learn's "
+                            "digits; all: every set but gpu-comparison, each in its subfolder of --out")
     p_rep.add_argument("--profile", default=os.environ.get("EGD_PROFILE", "quick"), choices=experiments.PROFILES)
     p_rep.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
     p_rep.add_argument("--out", default=None, help="results directory (default: $EGD_RESULTS_DIR or ./results, "

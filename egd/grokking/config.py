@@ -46,7 +46,15 @@ LATE_FIELD_DEFAULTS = {"weight_decay_mode": "loss",
                        "second_operand_scale": tasks.DEFAULT_SECOND_OPERAND_SCALE,
                        "random_streams": "torch",
                        "threads": DEFAULT_THREADS,
-                       "spectral_cutoff": None}
+                       "spectral_cutoff": None,
+                       "model": "mlp", "optimizer": "sgd", "betas": (0.9, 0.999), "warmup_steps": 0,
+                       "init_scale": 1.0, "train_metrics": "full"}
+#: Adam's and AdamW's default ``betas`` (torch's); used only with an adaptive optimizer.
+DEFAULT_BETAS = (0.9, 0.999)
+#: How the history's train loss and accuracy are measured after an epoch: ``full`` (the
+#: whole training set, evaluated) or ``batches`` (the epoch's mini-batches before their steps,
+#: as the public transformer script logs them; saves an evaluation of the training set).
+TRAIN_METRICS = ("full", "batches")
 #: Largest number of train or test examples: the history stores correct-prediction counts
 #: as ``uint32`` (:data:`egd.grokking.store.HISTORY_DTYPES`).
 MAX_EXAMPLES = 2**32 - 1
@@ -54,8 +62,14 @@ MAX_EXAMPLES = 2**32 - 1
 METHOD_FIELDS = {"grokfast_alpha": ("grokfast", defaults.DEFAULT_GROKFAST_ALPHA),
                  "grokfast_lamb": ("grokfast", defaults.DEFAULT_GROKFAST_LAMB),
                  "colnorm_floor": ("colnorm", defaults.DEFAULT_COLUMN_NORM_FLOOR)}
-#: Fields of one task family only: the other family must leave them ``None``.
-FAMILY_FIELDS = {"modular": ("p", "train_fraction"), "parity": ("n", "k", "n_train", "n_test")}
+#: Where a task family's preset sets its own value of a :data:`METHOD_FIELDS` field, that value is
+#: the default the other methods keep: Omnigrok's image setting carries the public MNIST script's
+#: Grokfast ``alpha`` and ``lamb`` in every run's config (and key), whichever the method.
+FAMILY_METHOD_DEFAULTS = {"image": {name: methods.OMNIGROK[name] for name in ("grokfast_alpha", "grokfast_lamb")}}
+#: The shape fields each task family reads: a field no family of the task reads must be
+#: ``None`` (``n_train`` / ``n_test`` are read by parity and by the image tasks of Appendix D).
+FAMILY_FIELDS = {"modular": ("p", "train_fraction"), "parity": ("n", "k", "n_train", "n_test"),
+                 "image": ("n_train", "n_test")}
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,18 @@ class RunConfig:
     the paper's single runs; the shuffles stay ours. ``threads``: torch's CPU thread
     count the run computes with (:func:`egd.grokking.train` checks it); set to
     ``None`` on CUDA, and ``None`` on the CPU means the default, 1.
+
+    Appendix D's settings add: ``model`` (``"mlp"``, the paper's 2-layer MLP;
+    ``"mlp3"``, Omnigrok's 3-layer MLP for the image tasks; ``"transformer"``, the
+    decoder-only transformer for the modular tasks), ``optimizer`` (``"sgd"``: the plain
+    step; ``"adam"`` / ``"adamw"``: torch's, on the transformed gradients), ``betas``
+    (Adam's; only with an adaptive optimizer), ``warmup_steps`` (the learning rate grows
+    linearly from 0 over that many steps, as torch's ``LambdaLR(min(step / W, 1))``) and
+    ``init_scale`` (every initial parameter multiplied by it; ``mlp3`` only) and
+    ``train_metrics`` (:data:`TRAIN_METRICS`). With an adaptive optimizer,
+    ``weight_decay_mode="decoupled"`` is the optimizer's own ``weight_decay`` on the
+    model's decayed parameters: Adam adds ``wd * W`` to the
+    (transformed) gradient inside its step, AdamW shrinks the weights directly.
 
     The defaults of the transform options come from :mod:`egd.defaults`
     (``threshold`` is :data:`egd.defaults.DEFAULT_SWITCH_OFF_THRESHOLD`).
@@ -125,8 +151,16 @@ class RunConfig:
     random_streams: str = "torch"
     threads: int | None = DEFAULT_THREADS
     spectral_cutoff: float | None = None
+    model: str = "mlp"
+    optimizer: str = "sgd"
+    betas: tuple[float, float] = DEFAULT_BETAS
+    warmup_steps: int = 0
+    init_scale: float = 1.0
+    train_metrics: str = "full"
 
     def __post_init__(self) -> None:
+        if isinstance(self.betas, list):  # read back from JSON
+            object.__setattr__(self, "betas", tuple(self.betas))
         if isinstance(self.device, str) and self.device.startswith("cuda"):
             object.__setattr__(self, "threads", None)  # the GPU computes the numbers
         elif self.threads is None:  # e.g. a CUDA config moved to the CPU with dataclasses.replace
@@ -139,6 +173,10 @@ class RunConfig:
     def build_task(self):
         """The data module of this run (not yet materialised)."""
         family, op = methods.TASKS[self.task]
+        if family == "image":
+            from .mnist import ImageClassification
+
+            return ImageClassification(self.task, self.n_train, self.n_test)
         if family == "modular":
             if self.random_streams != "torch":
                 raise ValueError(f"random_streams={self.random_streams!r} applies only to parity (the authors' "
@@ -162,12 +200,13 @@ def _validate(c: RunConfig) -> None:
     check_int("seed", c.seed, minimum=0, maximum=MAX_SEED)
     check_int("data_seed", c.data_seed, minimum=0, maximum=MAX_SEED)
     family = methods.TASKS[c.task][0]
-    for other, names in FAMILY_FIELDS.items():
-        for name in names if other != family else ():
-            if getattr(c, name) is not None:
-                raise ValueError(f"{name} applies only to {other} tasks; it must be None for task {c.task!r}, "
-                                 f"got {name}={getattr(c, name)!r}")
+    for name in dict.fromkeys(n for names in FAMILY_FIELDS.values() for n in names):
+        if name not in FAMILY_FIELDS[family] and getattr(c, name) is not None:
+            readers = " and ".join(f for f, names in FAMILY_FIELDS.items() if name in names)
+            raise ValueError(f"{name} applies only to {readers} tasks; it must be None for task {c.task!r}, "
+                             f"got {name}={getattr(c, name)!r}")
     for name, (owner, default) in METHOD_FIELDS.items():
+        default = FAMILY_METHOD_DEFAULTS.get(family, {}).get(name, default)
         if c.method != owner and getattr(c, name) != default:
             raise ValueError(f"{name} applies only to method {owner!r}; it must keep its default {default!r} "
                              f"for method {c.method!r}, got {getattr(c, name)!r}")
@@ -179,6 +218,8 @@ def _validate(c: RunConfig) -> None:
         check_real("train_fraction", c.train_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     else:
         for name in ("n_train", "n_test"):
+            if family == "image" and name == "n_test" and c.n_test is None:
+                continue  # the image tasks' None: every test image
             check_int(name, getattr(c, name), minimum=1, maximum=MAX_EXAMPLES)
     # Building the data module validates p / op / n / k / fractions with clear messages.
     c.build_task()
@@ -209,13 +250,13 @@ def _validate(c: RunConfig) -> None:
     check_bool("switch_off", c.switch_off)
     check_choice("weight_decay_mode", c.weight_decay_mode, WEIGHT_DECAY_MODES)
     check_choice("loss", c.loss, methods.LOSSES)
-    if (family == "modular") != (c.loss == "cross_entropy"):
-        allowed = ("cross_entropy",) if family == "modular" else ("squared", "hinge")
-        raise ValueError(f"loss for task {c.task!r} must be one of {allowed}, got {c.loss!r}")
+    if c.loss not in methods.FAMILY_LOSSES[family]:
+        raise ValueError(f"loss for task {c.task!r} must be one of {methods.FAMILY_LOSSES[family]}, got {c.loss!r}")
+    _validate_model_and_optimizer(c, family)
     check_real("grokfast_alpha", c.grokfast_alpha, low=0.0, high=1.0, high_open=True)
     check_real("grokfast_lamb", c.grokfast_lamb, low=0.0)
     check_real("colnorm_floor", c.colnorm_floor, low=0.0, low_open=True)
-    n_train = c.build_task().n_train if family == "parity" else int(c.train_fraction * c.p**2)
+    n_train = c.build_task().n_train if family != "modular" else int(c.train_fraction * c.p**2)
     if c.batch_size > n_train:
         raise ValueError(f"batch_size must be <= the number of training examples ({n_train}), got {c.batch_size}")
     if c.device == "auto":
@@ -232,6 +273,34 @@ def _validate(c: RunConfig) -> None:
         check_int("threads", c.threads, minimum=1)
 
 
+def _validate_model_and_optimizer(c: RunConfig, family: str) -> None:
+    """Appendix D's fields: the model fits the task, Adam's options only with Adam."""
+    check_choice("model", c.model, sorted(methods.MODELS))
+    if family not in methods.MODELS[c.model]:
+        fits = sorted(t for t, (f, _) in methods.TASKS.items() if f in methods.MODELS[c.model])
+        raise ValueError(f"model {c.model!r} takes the tasks {fits}, got task {c.task!r}")
+    if c.model == "transformer" and c.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
+        raise ValueError(f"the transformer reads tokens: second_operand_scale must be "
+                         f"{tasks.DEFAULT_SECOND_OPERAND_SCALE}, got {c.second_operand_scale!r}")
+    check_choice("optimizer", c.optimizer, methods.OPTIMIZERS)
+    if not (isinstance(c.betas, tuple) and len(c.betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {c.betas!r}")
+    for i, beta in enumerate(c.betas):
+        check_real(f"betas[{i}]", beta, low=0.0, high=1.0, high_open=True)
+    check_int("warmup_steps", c.warmup_steps, minimum=0)
+    check_real("init_scale", c.init_scale, low=0.0, low_open=True)
+    check_choice("train_metrics", c.train_metrics, TRAIN_METRICS)
+    if c.optimizer == "sgd":
+        for name in ("betas", "warmup_steps"):
+            if getattr(c, name) != LATE_FIELD_DEFAULTS[name]:
+                raise ValueError(f"{name} applies only to the adaptive optimizers {methods.OPTIMIZERS[1:]}; "
+                                 f"with optimizer 'sgd' it must be {LATE_FIELD_DEFAULTS[name]!r}, "
+                                 f"got {getattr(c, name)!r}")
+    if c.init_scale != 1.0 and c.model != "mlp3":
+        raise ValueError(f"init_scale applies only to model 'mlp3' (Omnigrok's x8); must be 1.0 for model "
+                         f"{c.model!r}, got {c.init_scale!r}")
+
+
 def make_config(
     task: str,
     method: str,
@@ -245,11 +314,14 @@ def make_config(
 ) -> RunConfig:
     """A :class:`RunConfig` with the preset's hyper-parameters, then ``overrides``.
 
-    ``p`` with parity, or ``n`` / ``k`` with a modular task, is an error (it would change
-    nothing).
+    Defaults: ``p = 97`` for modular tasks, ``(n, k) = (100, 3)`` for parity; the image
+    tasks train on the first ``n_train`` images and test on ``n_test`` (``None``: all the
+    others). ``p`` with parity or an image task, or ``n`` / ``k`` with a modular or an
+    image task, is an error (it would change nothing).
 
     Args:
-        task: ``"mod-add"``, ``"mod-mul"`` or ``"parity"``.
+        task: ``"mod-add"``, ``"mod-mul"``, ``"parity"``, or Appendix D's image tasks
+            ``"digits"`` and ``"mnist"``.
         method: a method of the registry (``"vanilla"``, ``"egd-svd"``, ``"egd-rsvd"`` with
             ``rank=...``, ``"colnorm"``, ``"grokfast"``, ...; see ``egd-grok train --help``).
         preset: ``"paper"`` (the paper's hyper-parameters for the task and shape) or
@@ -264,8 +336,8 @@ def make_config(
         The validated :class:`RunConfig`.
 
     Raises:
-        ValueError: an unknown task, method or preset, ``p`` with parity or ``n`` / ``k`` with a
-            modular task, or a field :class:`RunConfig` rejects.
+        ValueError: an unknown task, method or preset, ``p`` with parity or an image task,
+            ``n`` / ``k`` with a modular or an image task, or a field :class:`RunConfig` rejects.
 
     Examples:
         >>> from egd.grokking import make_config
@@ -279,14 +351,17 @@ def make_config(
     if task not in methods.TASKS:
         raise ValueError(f"task must be one of {sorted(methods.TASKS)}, got {task!r}")
     family = methods.TASKS[task][0]
-    if family == "modular" and (n is not None or k is not None):
+    if family != "parity" and (n is not None or k is not None):
         raise ValueError(f"n and k apply only to the parity task, got n={n!r}, k={k!r} for task {task!r}")
-    if family == "parity" and p is not None:
+    if family != "modular" and p is not None:
         raise ValueError(f"p applies only to the modular tasks, got p={p!r} for task {task!r}")
     if family == "modular":
         p = 97 if p is None else p
         n = k = None
         shape = dict(p=p, n=None, k=None, n_train=None, n_test=None)
+    elif family == "image":
+        p = n = k = None
+        shape = dict(p=None, n=None, k=None, train_fraction=None, n_test=None)
     else:
         n = 100 if n is None else n
         k = 3 if k is None else k
@@ -314,9 +389,21 @@ def run_name(config: RunConfig) -> str:
 
     A non-default ``second_operand_scale`` ``c`` adds ``-b<c>`` after the shape
     (``mod-add-p31-b0.1-vanilla-s0-<key>``), and a CPU thread count other than 1 adds
-    ``-t<threads>`` (``mod-add-p97-t2-egd-svd-s0-<key>``); default runs keep their names.
+    ``-t<threads>`` (``mod-add-p97-t2-egd-svd-s0-<key>``); default runs keep their names. The image
+    tasks' shape is their training-set size; a model other than the paper's MLP and, with an
+    adaptive optimizer, a nonzero weight decay are named too
+    (``mod-mul-p97-transformer-wd0.005-egd-svd-s0-<key>``, ``digits-n1000-mlp3-wd2-vanilla-s0-<key>``).
     """
-    shape = f"p{config.p}" if config.p is not None else f"n{config.n}k{config.k}"
+    if config.p is not None:
+        shape = f"p{config.p}"
+    elif config.n is not None:
+        shape = f"n{config.n}k{config.k}"
+    else:
+        shape = f"n{config.n_train}"
+    if config.model != LATE_FIELD_DEFAULTS["model"]:
+        shape += f"-{config.model}"
+    if config.weight_decay != 0 and config.optimizer != LATE_FIELD_DEFAULTS["optimizer"]:
+        shape += f"-wd{config.weight_decay:g}"
     if config.second_operand_scale != tasks.DEFAULT_SECOND_OPERAND_SCALE:
         shape += f"-b{config.second_operand_scale:.4g}"
     if config.random_streams != "torch":

@@ -1,4 +1,4 @@
-r"""Training engine: SGD on the transformed gradient, with Algorithm 1's switch-off.
+r"""Training engine: SGD (or Adam) on the transformed gradient, with Algorithm 1's switch-off.
 
 One step on a mini-batch ``B`` (Section 4, main-results convention):
 
@@ -15,9 +15,18 @@ differentiating it). With ``"decoupled"`` it is added after ``T``, as torch's
 ``SGD(weight_decay=wd)`` does. Once the test (= validation) accuracy after an epoch reaches
 ``threshold``, ``T`` is switched off for the rest of the run (Algorithm 1).
 
+With ``config.optimizer`` ``"adam"`` or ``"adamw"`` (Appendix D) the last line becomes a
+step of ``torch.optim.Adam`` / ``AdamW`` on ``T(grad L)``: the transform acts on the gradient
+*before* Adam's moments, exactly as ``egd.EGD(torch.optim.Adam(...))`` does. ``"decoupled"``
+weight decay is then the optimizer's own ``weight_decay`` on the decayed parameters (Adam: added
+to the transformed gradient inside the step; AdamW: the weights shrink by ``lr * wd``), and
+``warmup_steps`` ramps the learning rate linearly from 0 (:func:`build_optimizer`).
+
 Epoch = a fresh permutation of the training set, ``floor(N / batch)`` steps (the last
 partial batch is dropped, as in the authors' code), then one evaluation of the whole train
-and test sets. Metrics stay on the device; the host reads them once per epoch.
+and test sets (of the test set only with ``train_metrics="batches"``: the train numbers are
+then the epoch's mini-batches before their steps). Metrics stay on the device; the host
+reads them once per epoch.
 
 The pieces, by name: :func:`transform_gradients` (the method's ``T``),
 :meth:`Trainer.train_step`, :meth:`Trainer.train_epoch`, :meth:`Trainer.evaluate`,
@@ -55,6 +64,7 @@ from egd.transforms import column_normalize, grokfast_ema_, grokfast_ema_init, o
 from . import registry
 from .config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_SECONDS, RunConfig
 from .models import TwoLayerMLP
+from .omnigrok import ThreeLayerMLP
 from .store import History
 from .tasks import TaskData
 
@@ -101,6 +111,7 @@ class TrainState:
     ``max_epochs`` or ``diverged``. ``spectra``: singular values of the first transformed
     weight's (untransformed) gradient at the first step of the epochs in
     ``spectra_epochs``. ``grokfast_ema``: the Grokfast filter's running averages.
+    ``steps``: optimizer steps taken (the learning-rate warm-up reads it).
     """
 
     epoch: int = 0
@@ -112,6 +123,7 @@ class TrainState:
     spectra: list[Tensor] = field(default_factory=list)
     spectra_epochs: list[int] = field(default_factory=list)
     grokfast_ema: list[Tensor] | None = None
+    steps: int = 0
 
     def to_plain(self) -> dict:
         """Plain types and CPU tensors only: loadable with ``torch.load(weights_only=True)``."""
@@ -192,14 +204,22 @@ class _DeferredInterrupt:
 # ----------------------------------------------------------------------------- model, loss
 
 
-def build_model(config: RunConfig, data: TaskData) -> TwoLayerMLP:
-    """The paper's MLP for ``config``, initialised from ``config.seed`` on the CPU.
+def build_model(config: RunConfig, data: TaskData) -> nn.Module:
+    """The model of ``config`` (the paper's MLP unless ``config.model`` says otherwise),
+    initialised from ``config.seed`` on the CPU.
 
     With ``config.random_streams == "numpy"`` the weights are the authors' script's draws:
     ``RandomState(seed).randn`` for ``W1`` as ``(in, width)``, then ``b1``, then ``W2``, each
     times the paper's standard deviation (same distribution as ours, other numbers).
     """
     gen = torch.Generator().manual_seed(config.seed)
+    if config.model == "transformer":
+        from .transformer import DecoderTransformer
+
+        return DecoderTransformer(config.p, config.width, generator=gen)
+    if config.model == "mlp3":
+        return ThreeLayerMLP(data.in_features, config.width, data.out_features, init_scale=config.init_scale,
+                             generator=gen)
     bias_std = 0.0 if data.kind == "multiclass" else (2.0 / data.in_features) ** 0.5
     model = TwoLayerMLP(data.in_features, config.width, data.out_features,
                         hidden_bias_std=bias_std, generator=gen)
@@ -217,9 +237,12 @@ def build_model(config: RunConfig, data: TaskData) -> TwoLayerMLP:
 
 
 def per_example_loss(out: Tensor, y: Tensor, loss: str) -> Tensor:
-    """``(N,)`` losses: cross-entropy on ``(N, C)`` logits, or squared / hinge on ``(N,)``."""
+    """``(N,)`` losses: cross-entropy or ``mse`` (mean over the ``C`` outputs of ``(f - onehot(y))^2``,
+    so the batch mean is torch's ``MSELoss()``) on ``(N, C)`` outputs, or squared / hinge on ``(N,)``."""
     if loss == "cross_entropy":
         return F.cross_entropy(out, y, reduction="none")
+    if loss == "mse":
+        return (out - F.one_hot(y, out.shape[-1]).to(out.dtype)).square().mean(-1)
     if loss == "squared":
         return (out - y).square()
     return torch.relu(1.0 - y * out)
@@ -278,6 +301,39 @@ def transform_gradients(grads: list[Tensor], transformed: list[int], method: reg
         grokfast_ema_(grads, state.grokfast_ema, alpha=config.grokfast_alpha, lamb=config.grokfast_lamb)
 
 
+# ----------------------------------------------------------------------------- adaptive optimizers
+
+
+def build_optimizer(config: RunConfig, params: list[nn.Parameter],
+                    decayed: list[int]) -> torch.optim.Optimizer | None:
+    """``torch.optim.Adam`` / ``AdamW`` for ``config.optimizer``; ``None`` for the plain SGD step.
+
+    Two parameter groups: the decayed parameters (indices ``decayed`` into ``params``) carry
+    the optimizer's own ``weight_decay`` when ``config.weight_decay_mode == "decoupled"``
+    (0 otherwise: the L2 term is then in the loss); the others none.
+    """
+    if config.optimizer == "sgd":
+        return None
+    wd = config.weight_decay if config.weight_decay_mode == "decoupled" else 0.0
+    ids = set(decayed)
+    groups = [{"params": [params[i] for i in decayed], "weight_decay": wd},
+              {"params": [p for i, p in enumerate(params) if i not in ids], "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[config.optimizer]
+    return kind(groups, lr=config.lr, betas=config.betas)
+
+
+def warmup_lr(config: RunConfig, step: int) -> float:
+    """Learning rate of optimizer step ``step`` (0-based): ``lr * min(step / warmup_steps, 1)``.
+
+    The public transformer runs' ``LambdaLR(lambda u: 1 if u > 10 else u / 10)``: step 0 has
+    learning rate 0 (Adam's moments still see its gradient).
+    """
+    if config.warmup_steps == 0:
+        return config.lr
+    return config.lr * min(step / config.warmup_steps, 1.0)
+
+
 # ----------------------------------------------------------------------------- bookkeeping
 
 
@@ -334,10 +390,13 @@ class Trainer:
         index = {id(p): i for i, p in enumerate(self.params)}
         self.transformed = [index[id(p)] for p in model.transformed_parameters()]
         self.decayed = [index[id(p)] for p in model.decayed_parameters()]
+        self.optimizer = build_optimizer(config, self.params, self.decayed)
+        self.batch_metrics: Tensor | None = None
         self.generator = torch.Generator(device=self.device)
         self.interrupt_requested = False
-        self.x_all = torch.cat([data.x_train, data.x_test])
-        self.y_all = torch.cat([data.y_train, data.y_test])
+        if config.train_metrics == "full":  # "batches": the train numbers come from the epoch's steps
+            self.x_all = torch.cat([data.x_train, data.x_test])
+            self.y_all = torch.cat([data.y_train, data.y_test])
         if snapshot is None:
             self.generator.manual_seed(config.seed)
             self.state = TrainState()
@@ -347,10 +406,15 @@ class Trainer:
     # -- one step, one epoch, one evaluation
 
     def train_step(self, idx: Tensor, *, record_spectrum: bool = False) -> None:
-        """One SGD step on the mini-batch ``idx`` (indices into the training set)."""
+        """One step on the mini-batch ``idx`` (indices into the training set): plain SGD, or
+        the adaptive optimizer's step on the transformed gradients."""
         config, state, params = self.config, self.state, self.params
         out = self.model(self.data.x_train[idx])
-        loss = per_example_loss(out, self.data.y_train[idx], config.loss).mean()
+        losses = per_example_loss(out, self.data.y_train[idx], config.loss)
+        if self.batch_metrics is not None:
+            with torch.no_grad():
+                self.batch_metrics += torch.stack([losses.sum(), correct(out, self.data.y_train[idx]).sum()])
+        loss = losses.mean()
         grads = list(torch.autograd.grad(loss, params))
         wd = config.weight_decay
         with torch.no_grad():
@@ -365,23 +429,50 @@ class Trainer:
                 state.spectra_epochs.append(state.epoch)
             if state.transform_active and self.method.transform != "none":
                 transform_gradients(grads, self.transformed, self.method, config, state, self.generator)
-            if wd and config.weight_decay_mode == "decoupled":
-                for i in self.decayed:
-                    grads[i] = grads[i].add(params[i], alpha=wd)
-            torch._foreach_add_(params, grads, alpha=-config.lr)
+            if self.optimizer is not None:
+                self.adaptive_step(grads)
+            else:
+                if wd and config.weight_decay_mode == "decoupled":
+                    for i in self.decayed:
+                        grads[i] = grads[i].add(params[i], alpha=wd)
+                torch._foreach_add_(params, grads, alpha=-config.lr)
+        state.steps += 1
+
+    def adaptive_step(self, grads: list[Tensor]) -> None:
+        """Adam / AdamW on the (transformed) ``grads``; its own weight decay, if any, comes after ``T``."""
+        for p, g in zip(self.params, grads):
+            p.grad = g
+        lr = warmup_lr(self.config, self.state.steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        for p in self.params:
+            p.grad = None
 
     def train_epoch(self) -> None:
         """A fresh permutation, then ``floor(n_train / batch)`` steps."""
         config, n_train = self.config, self.data.n_train
         batch = config.batch_size
+        if config.train_metrics == "batches":
+            self.batch_metrics = torch.zeros(2, device=self.device)
         spectrum = config.spectrum_every > 0 and self.state.epoch % config.spectrum_every == 0
         perm = torch.randperm(n_train, generator=self.generator, device=self.device)
         for step in range(n_train // batch):
             self.train_step(perm[step * batch:(step + 1) * batch], record_spectrum=spectrum and step == 0)
 
     def evaluate(self) -> EpochMetrics:
-        """Loss and correct counts on both sets and the two recorded norms: one host sync."""
-        metrics = evaluate(self.model, self.x_all, self.y_all, self.config.loss, self.data.n_train)
+        """Loss and correct counts on both sets and the two recorded norms: one host sync.
+
+        With ``config.train_metrics == "batches"`` only the test set is evaluated; the train
+        numbers are those of the epoch's mini-batches before their steps (as the public
+        transformer script logs them), scaled to counts and sums over ``n_train`` examples.
+        """
+        if self.batch_metrics is not None:
+            test = evaluate(self.model, self.data.x_test, self.data.y_test, self.config.loss, 0)
+            seen = (self.data.n_train // self.config.batch_size) * self.config.batch_size
+            metrics = torch.cat([self.batch_metrics * (self.data.n_train / seen), test[2:]])
+        else:
+            metrics = evaluate(self.model, self.x_all, self.y_all, self.config.loss, self.data.n_train)
         with torch.no_grad():
             norms = torch.stack([torch.linalg.vector_norm(self.model.hidden_weight()),
                                  torch.linalg.vector_norm(self.model.output_weight())])
@@ -395,10 +486,13 @@ class Trainer:
 
     def snapshot(self) -> dict:
         """A self-contained CPU copy of the run's progress (plain types and tensors)."""
-        return {"format": CHECKPOINT_FORMAT,
+        snap = {"format": CHECKPOINT_FORMAT,
                 "state": self.state.to_plain(),
                 "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
                 "generator": self.generator.get_state()}
+        if self.optimizer is not None:
+            snap["optimizer"] = _to_cpu(self.optimizer.state_dict())
+        return snap
 
     def restore(self, snapshot: dict) -> None:
         if snapshot.get("format") != CHECKPOINT_FORMAT:
@@ -406,6 +500,10 @@ class Trainer:
         self.model.load_state_dict(snapshot["model"])
         self.generator.set_state(snapshot["generator"])
         self.state = TrainState.from_plain(snapshot["state"], self.device)
+        if self.optimizer is not None:
+            if "optimizer" not in snapshot:
+                raise ValueError(f"snapshot has no optimizer state; optimizer {self.config.optimizer!r} needs it")
+            self.optimizer.load_state_dict(snapshot["optimizer"])
 
     # -- the loop
 
@@ -480,6 +578,17 @@ class Trainer:
         if state.status == "running":
             update_status(state, config, metrics, n_test=data.n_test)
         return metrics
+
+
+def _to_cpu(value):
+    """A copy of a nested optimizer state with every tensor on the CPU."""
+    if isinstance(value, Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def fit(model: nn.Module, data: TaskData, config: RunConfig, *, state: dict | None = None,

@@ -3,7 +3,8 @@
 * :func:`method_key` — the method with its rank: ``"egd-rsvd128"``, ``"egd-svd"``; the key
   of the paper's numbers (:mod:`egd.grokking.paper_numbers`) and of the book's palette;
 * :func:`variant_key` — the method key plus the knobs that make a different experiment
-  (``"egd-svd decoupled-wd"``, ``"vanilla numpy-streams"``, ``"egd-svd b=0.5"``);
+  (``"egd-svd decoupled-wd"``, ``"vanilla numpy-streams"``, ``"egd-svd b=0.5"``; with an
+  adaptive optimizer its name and weight decay, ``"egd-svd adamw wd=2"``);
 * :func:`method_label` — the words a reader sees for a method key (``"EGD-RSVD r=128"``).
 """
 
@@ -27,7 +28,12 @@ def method_key(config: RunConfig) -> str:
 def variant_suffixes(config: RunConfig) -> list[str]:
     """The knobs that make this run a different experiment from the paper's method."""
     parts = []
-    if config.weight_decay_mode != "loss":
+    if config.optimizer != "sgd":  # Appendix D: the optimizer, and its own weight decay when nonzero
+        parts.append(config.optimizer)
+        if config.weight_decay:
+            parts.append(f"wd={config.weight_decay:g}" if config.weight_decay_mode == "decoupled"
+                         else f"l2={config.weight_decay:g}")
+    elif config.weight_decay_mode != "loss":
         parts.append(DECOUPLED)
     if config.random_streams != "torch":
         parts.append(f"{config.random_streams}-streams")

@@ -73,16 +73,41 @@ METHODS: dict[str, Method] = {
 }
 
 #: Task name -> (family, modular op). The CLI's ``--task`` choices are these keys.
+#: ``digits`` and ``mnist`` (family ``image``): Appendix D's Omnigrok setting on
+#: scikit-learn's 8x8 digits or on MNIST read from local IDX files (:mod:`egd.grokking.mnist`).
 TASKS: dict[str, tuple[str, str | None]] = {
     "mod-add": ("modular", "add"),
     "mod-mul": ("modular", "mul"),
     "parity": ("parity", None),
+    "digits": ("image", None),
+    "mnist": ("image", None),
 }
 
 #: Losses the engine knows. ``cross_entropy`` for ``p``-class modular arithmetic;
 #: ``squared`` ``mean((f(x) - y)^2)`` (the authors' code) or ``hinge``
-#: ``mean(max(0, 1 - y f(x)))`` (the paper's text) for the scalar-output parity task.
-LOSSES = ("cross_entropy", "squared", "hinge")
+#: ``mean(max(0, 1 - y f(x)))`` (the paper's text) for the scalar-output parity task;
+#: ``mse`` ``mean over all entries of (f(x) - onehot(y))^2`` (torch's ``MSELoss()`` on
+#: one-hot targets: Omnigrok's MNIST loss).
+LOSSES = ("cross_entropy", "squared", "hinge", "mse")
+#: Losses allowed per task family.
+FAMILY_LOSSES: dict[str, tuple[str, ...]] = {
+    "modular": ("cross_entropy",), "parity": ("squared", "hinge"), "image": ("mse", "cross_entropy"),
+}
+
+#: Models the engine builds (:func:`egd.grokking.engine.build_model`), with the task
+#: families each one takes. ``mlp``: the paper's 2-layer ReLU MLP; ``mlp3``: Omnigrok's
+#: 3-layer ReLU MLP (:class:`egd.grokking.omnigrok.ThreeLayerMLP`); ``transformer``: the
+#: decoder-only transformer of Appendix D (:class:`egd.grokking.transformer.DecoderTransformer`).
+MODELS: dict[str, tuple[str, ...]] = {
+    "mlp": ("modular", "parity"),
+    "mlp3": ("image",),
+    "transformer": ("modular",),
+}
+
+#: Optimizers of the engine's step: ``sgd`` (the paper's plain step, the engine's own
+#: arithmetic), ``adam`` and ``adamw`` (``torch.optim.Adam`` / ``AdamW`` on the
+#: transformed gradients).
+OPTIMIZERS = ("sgd", "adam", "adamw")
 
 #: The paper's sparse-parity settings, keyed by ``(n, k)``: width, lr, wd, max epochs.
 PARITY_PAPER: dict[tuple[int, int], tuple[int, float, float, int]] = {
@@ -103,7 +128,39 @@ PARITY_BATCH = 32
 SMOKE_MODULAR = dict(width=64, lr=0.7, batch_size=64, weight_decay=1e-4, max_epochs=30)
 SMOKE_PARITY = dict(width=16, lr=0.05, batch_size=32, weight_decay=1e-2, max_epochs=20, n_train=256, n_test=512)
 
-PRESETS = ("paper", "smoke")
+#: Appendix D, MNIST in the Omnigrok setting (the public ``main_mnist.py`` of the Grokfast
+#: and EGD authors): 3-layer ReLU MLP of width 200, every parameter x8 at init, MSE on one-hot
+#: targets, AdamW (lr 1e-3, default betas) whose own weight decay (0.01, the public default;
+#: the public comparison runs used 2.0) acts on every parameter, batch 200 from the first
+#: 1,000 training images, 100,000 steps at most (= 20,000 epochs of 5 steps), 85% test
+#: accuracy, Grokfast-EMA alpha 0.8 and lambda 0.1. The public scripts transform every step
+#: (no switch-off). Train loss and accuracy: the mean over each epoch's mini-batches (saves an
+#: evaluation of the training set after every 5 steps; the test set is evaluated in full).
+OMNIGROK = dict(model="mlp3", width=200, optimizer="adamw", lr=1e-3, batch_size=200, weight_decay=0.01,
+                weight_decay_mode="decoupled", loss="mse", init_scale=8.0, max_epochs=20_000, threshold=0.85,
+                grokfast_alpha=0.8, grokfast_lamb=0.1, switch_off=False, n_train=1000, train_metrics="batches")
+#: The same on scikit-learn's digits: 1,000 training images, the other 797 for test. The
+#: threshold is the one adapted in :data:`DIGITS_THRESHOLD`.
+DIGITS_THRESHOLD = 0.85
+SMOKE_IMAGE = dict(model="mlp3", width=16, optimizer="adamw", lr=1e-3, batch_size=50, weight_decay=0.01,
+                   weight_decay_mode="decoupled", loss="mse", init_scale=8.0, max_epochs=5, threshold=0.85,
+                   grokfast_alpha=0.8, grokfast_lamb=0.1, switch_off=False, n_train=200, n_test=200)
+#: Appendix D, the transformer on ``x * y mod 97`` (the public ``main.py`` of the Grokfast
+#: authors, reused by the EGD authors): width 128 (2 blocks, 4 heads), Adam lr 1e-3, betas
+#: (0.9, 0.98), lr warm-up over the first 10 steps, batch 512, half the equations for
+#: training, 95% validation accuracy, 100,000 steps at most (11,112 epochs of 9 steps),
+#: Grokfast-EMA alpha 0.98 and lambda 2.0; train loss and accuracy over each epoch's mini-batches
+#: (as that script logs them). Weight decay: 0 for the baseline; the public
+#: Grokfast and EGD runs used Adam's own ``weight_decay`` 5e-3 (added to the transformed
+#: gradient inside Adam's step). No switch-off, as in those scripts.
+TRANSFORMER = dict(model="transformer", width=128, optimizer="adam", lr=1e-3, betas=(0.9, 0.98), warmup_steps=10,
+                   batch_size=512, weight_decay=0.0, weight_decay_mode="decoupled", loss="cross_entropy",
+                   max_epochs=11_112, threshold=0.95, grokfast_alpha=0.98, grokfast_lamb=2.0, switch_off=False,
+                   train_metrics="batches")
+#: Weight decay of the public transformer runs with a transform or a filter (Adam's own).
+TRANSFORMER_METHOD_WEIGHT_DECAY = 5e-3
+
+PRESETS = ("paper", "smoke", "transformer")
 
 
 def get_method(name: str) -> Method:
@@ -116,13 +173,23 @@ def preset_values(preset: str, task: str, *, n: int | None = None, k: int | None
     """Hyper-parameters of ``preset`` for ``task`` as :class:`~egd.config.RunConfig` fields.
 
     Parity presets exist for the paper's three ``(n, k)``; other ``(n, k)`` take the
-    ``(100, 3)`` values.
+    ``(100, 3)`` values. ``paper`` for ``digits`` / ``mnist`` is Appendix D's Omnigrok
+    setting (:data:`OMNIGROK`); ``transformer`` (modular tasks only) is Appendix D's
+    transformer with Adam (:data:`TRANSFORMER`).
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
     family = TASKS[task][0]
+    if preset == "transformer":
+        if family != "modular":
+            raise ValueError(f"preset 'transformer' applies to the modular tasks, got task {task!r}")
+        return dict(TRANSFORMER)
+    if family == "image":
+        if preset == "smoke":
+            return dict(SMOKE_IMAGE)
+        return {**OMNIGROK, **({"threshold": DIGITS_THRESHOLD} if task == "digits" else {})}
     if family == "modular":
         values = dict(MODULAR_PAPER if preset == "paper" else SMOKE_MODULAR)
         values["loss"] = "cross_entropy"

@@ -43,15 +43,23 @@ __all__ = ["train", "summarize", "result_from_state"]
 
 
 def summarize(config: RunConfig, history: dict[str, np.ndarray], data: TaskData, status: str) -> dict:
-    """Epochs and seconds to ``threshold`` test accuracy (first epoch with acc >= it)."""
+    """Epochs, steps and seconds to ``threshold`` test accuracy (first epoch with acc >= it).
+
+    An epoch is ``steps_per_epoch = n_train // batch_size`` optimizer steps (the last partial
+    batch is dropped), so ``steps_to_threshold = epochs_to_threshold * steps_per_epoch``: the
+    step after which the accuracy was measured.
+    """
     test_acc = np.asarray(history["test_correct"], dtype=np.float64) / data.n_test
     hit = np.flatnonzero(test_acc >= config.threshold)
     reached = int(hit[0]) + 1 if hit.size else None
+    steps_per_epoch = data.n_train // config.batch_size
     return {
         "status": status,
         "epochs_run": int(len(test_acc)),
         "epochs_to_threshold": reached,
         "seconds_to_threshold": float(history["seconds"][reached - 1]) if reached else None,
+        "steps_per_epoch": steps_per_epoch,
+        "steps_to_threshold": reached * steps_per_epoch if reached else None,
         "final_train_acc": float(history["train_correct"][-1]) / data.n_train if len(test_acc) else None,
         "final_test_acc": float(test_acc[-1]) if len(test_acc) else None,
         "max_test_acc": float(test_acc.max()) if len(test_acc) else None,

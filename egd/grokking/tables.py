@@ -36,7 +36,13 @@ def method_key(run: RunResult) -> str:
 
 def shape_label(run: RunResult) -> str:
     c = run.config
-    return f"p={c.p}" if c.p is not None else f"(n,k)=({c.n},{c.k})"
+    if c.p is not None:
+        shape = f"p={c.p}"
+    elif c.n is not None:
+        shape = f"(n,k)=({c.n},{c.k})"
+    else:
+        shape = f"n_train={c.n_train}"
+    return shape if c.model == "mlp" else f"{shape} {c.model}"
 
 
 @dataclass(frozen=True)

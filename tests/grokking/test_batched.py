@@ -16,6 +16,7 @@ from egd.grokking.batched import (
     BatchedTrainer,
     _cast,
     batch_signature,
+    batchable,
     group_configs,
     loss_gradient,
     train_batch,
@@ -149,6 +150,17 @@ def test_batches_group_runs_of_one_shape_only():
         BatchedTrainer([mod[0], par[0]])
     with pytest.raises(ValueError, match="max_runs must be an integer >= 1"):
         group_configs(mod, 0)
+
+
+def test_models_and_optimizers_the_batched_engine_lacks_train_alone():
+    mod = [make_config("mod-add", "vanilla", preset="smoke", seed=s, **MODULAR) for s in range(2)]
+    digits = [make_config("digits", "egd-svd", seed=s) for s in range(2)]
+    adam = [make_config("mod-mul", "vanilla", preset="transformer", p=97, seed=s) for s in range(2)]
+    assert batchable(mod[0]) and not any(batchable(c) for c in digits + adam)
+    groups = group_configs([mod[0], digits[0], adam[0], mod[1], digits[1], adam[1]], 10)
+    assert groups == [[mod[0], mod[1]], [digits[0]], [adam[0]], [digits[1]], [adam[1]]]
+    with pytest.raises(ValueError, match="single-run engine"):
+        BatchedTrainer(digits)
 
 
 def test_results_are_the_standard_files_and_record_the_engine(tmp_path):

@@ -1,0 +1,579 @@
+"""The chapter "Other models and optimizers" (Appendix D): steps to the threshold, verdicts, curves, step cost.
+
+Everything the chapter shows is computed here from committed result files
+(:mod:`egd.grokking.runsets`: ``transformer_configs``, ``digits_configs``) and from the
+step-cost benchmark's JSON (:mod:`egd.bench.step_cost`):
+
+* :func:`step_rows` — per method: the paper's steps and ours over seeds (median with a seed
+  that never reached the threshold counted as +inf, the median over those that did, min–max,
+  reached / seeds), in optimizer steps (epochs x steps per epoch);
+* :func:`steps_table` — that as a :class:`~egd.book.display.Table`;
+* :func:`speedup_checks` — the ✓ / ✗ verdicts: each method against the baseline and the
+  fastest method, in the paper's direction;
+* :func:`ordering_holds` — whether a set of runs has the paper's ordering (every EGD variant
+  faster than Grokfast, Grokfast faster than the baseline);
+* :func:`curves` — steps, train and test accuracy of a run; :func:`run_style` — its colour
+  (the method's, :func:`egd.book.style.method_style`) and a label that names the optimizer;
+* :func:`step_cost_rows` — milliseconds per step and the ratio to the baseline;
+* :func:`settings_table` — the hyper-parameters of each setting, read from the run configs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from egd.grokking import labels, paper_numbers, runsets, tables
+from egd.grokking.config import RunConfig, config_key
+from egd.grokking.store import RunResult
+
+from .definitions import MEMORISED_ACCURACY
+from .display import Check, Table, fmt_number
+from .style import MethodStyle, method_style
+
+__all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS", "StepRow", "step_summary", "step_rows",
+           "steps_table", "speedup_checks", "fastest", "ordering_holds", "curves", "run_label", "run_style",
+           "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
+           "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
+           "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
+           "accuracy_levels", "lowest_after_threshold", "stability_table", "PendingMethod", "pending_methods",
+           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER", "digits_rows",
+           "transformer_checks", "findings"]
+
+#: Method keys in the order of the paper's Tables 6 and 7.
+TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
+DIGITS_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd16", "egd-rsvd8", "egd-rsvd4")
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+STEP_BENCH_FILE = "steps_other_models_cpu.json"
+
+
+def transformer_paper() -> dict[str, int]:
+    """Table 7: steps to 95% validation accuracy, by method key."""
+    return dict(paper_numbers.TABLE7_TRANSFORMER_STEPS)
+
+
+def digits_paper() -> dict[str, int]:
+    """Table 6: steps to 85% test accuracy on MNIST, by method key."""
+    return dict(paper_numbers.TABLE6_MNIST_STEPS)
+
+
+def load_runs(configs: list[RunConfig], results_dir: str | os.PathLike, *,
+              train_missing: bool = False) -> list[RunResult]:
+    """The finished runs of ``configs`` in ``results_dir``, found by key. Nothing is trained unless
+    ``train_missing`` (the full profile): then the missing ones are trained there first."""
+    if train_missing:
+        return runsets.run_or_load(configs, results_dir)
+    return runsets.load_finished(configs, results_dir)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One method over its seeds, in optimizer steps.
+
+    ``median_all``: median with a seed that never reached the threshold counted as +inf
+    (``math.inf`` when that median is a failure); ``median``, ``min``, ``max``: over the
+    ``reached`` seeds (None if none did). ``paper``: the paper's steps (None: no entry).
+    """
+
+    key: str
+    paper: int | None
+    seeds: int
+    reached: int
+    median_all: float
+    median: float | None
+    min: int | None
+    max: int | None
+    steps_per_epoch: int
+
+
+def step_summary(runs: list[RunResult], key: str, paper: int | None = None) -> StepRow:
+    """:func:`egd.grokking.tables.summarize_seeds` of ``runs`` (one method), epochs turned into steps."""
+    if not runs:
+        raise ValueError(f"no runs for method {key!r}")
+    per_epoch = {r.summary["n_train"] // r.config.batch_size for r in runs}
+    if len(per_epoch) != 1:
+        raise ValueError(f"runs of {key!r} have different steps per epoch: {sorted(per_epoch)}")
+    spe = per_epoch.pop()
+    s = tables.summarize_seeds(runs)
+
+    def steps(value):
+        return None if value is None else value * spe
+
+    median_all = math.inf if s.median_all is None else s.median_all * spe
+    return StepRow(key, paper, s.seeds, s.reached, median_all, steps(s.median), steps(s.min), steps(s.max), spe)
+
+
+def step_rows(runs: list[RunResult], paper: dict[str, int], order: tuple[str, ...]) -> list[StepRow]:
+    """One :class:`StepRow` per method key of ``order`` that has runs (grouped by :func:`labels.method_key`)."""
+    groups: dict[str, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault(labels.method_key(run.config), []).append(run)
+    unknown = sorted(set(groups) - set(order))
+    if unknown:
+        raise ValueError(f"runs of methods {unknown} are not in the order {order}")
+    return [step_summary(groups[k], k, paper.get(k)) for k in order if k in groups]
+
+
+def fmt_steps(value: float | int | None) -> str:
+    """Optimizer steps for a table cell: ``never`` for None or +inf, else a whole number with thousands
+    separators (a median over an even number of seeds may end in .5; it keeps that one decimal)."""
+    if value is None or math.isinf(value):
+        return "never"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def run_label(key: str, optimizer: str) -> str:
+    """``"AdamW"`` for the baseline, ``"AdamW + EGD-RSVD r=16"`` for a method."""
+    base = OPTIMIZER_LABELS[optimizer]
+    return base if key == "vanilla" else f"{base} + {labels.method_label(key)}"
+
+
+def run_style(key: str, optimizer: str) -> MethodStyle:
+    """The method's colour in every chapter (the baseline keeps vanilla's), labelled with the optimizer."""
+    style = method_style(key)
+    return MethodStyle(style.color, style.linestyle, run_label(key, optimizer))
+
+
+@dataclass(frozen=True)
+class PendingMethod:
+    """A method of the chapter's configs with no finished run yet: its key, the paper's steps, seeds planned."""
+
+    key: str
+    paper: int | None
+    planned: int
+
+
+def pending_methods(configs: list[RunConfig], runs: list[RunResult], paper: dict[str, int],
+                    order: tuple[str, ...]) -> list[PendingMethod]:
+    """The method keys of ``configs`` (in ``order``) of which no run among ``runs`` has finished."""
+    finished = {labels.method_key(r.config) for r in runs}
+    planned: dict[str, int] = {}
+    for config in configs:
+        key = labels.method_key(config)
+        planned[key] = planned.get(key, 0) + 1
+    return [PendingMethod(k, paper.get(k), planned[k]) for k in order if k in planned and k not in finished]
+
+
+def steps_table(rows: list[StepRow], optimizer: str, *, caption: str = "",
+                pending: list[PendingMethod] = ()) -> Table:
+    """Paper's steps beside ours: median (failures as +inf), median of those that reached, min–max, reached/seeds.
+
+    ``pending``: methods without a finished run, listed (in the paper's order) with the paper's
+    number and "no finished run" where ours would be.
+    """
+    body = {}
+    for r in rows:
+        spread = UNDECIDED_RANGE if r.min is None else f"{fmt_number(r.min)}–{fmt_number(r.max)}"
+        body[r.key] = [run_label(r.key, optimizer), fmt_steps(r.paper), fmt_steps(r.median_all),
+                       fmt_steps(r.median), spread, f"{r.reached}/{r.seeds}"]
+    for p in pending:
+        body[p.key] = [run_label(p.key, optimizer), fmt_steps(p.paper), NOT_FINISHED, UNDECIDED_RANGE,
+                       UNDECIDED_RANGE, f"0 of {p.planned} finished"]
+    order = [*TRANSFORMER_ORDER, *DIGITS_ORDER]
+    body = [body[k] for k in sorted(body, key=lambda k: order.index(k) if k in order else len(order))]
+    return Table(["method", "paper (steps)", "ours: median, a failure as +∞", "median of those that reached",
+                  "min–max", "reached / seeds"], body, caption=caption)
+
+
+UNDECIDED_RANGE = "–"
+#: Where ours would be for a method whose runs have not finished.
+NOT_FINISHED = "no finished run"
+
+
+def fastest(values: dict[str, float | int | None]) -> list[str]:
+    """Keys with the smallest finite value (ties kept); ``[]`` if none is finite."""
+    finite = {k: v for k, v in values.items() if v is not None and math.isfinite(v)}
+    if not finite:
+        return []
+    best = min(finite.values())
+    return sorted(k for k, v in finite.items() if v == best)
+
+
+def _pair(a: float | None, b: float | None) -> bool | None:
+    """``a < b`` with None / +inf as never; None when neither value is finite."""
+    a = math.inf if a is None else a
+    b = math.inf if b is None else b
+    if math.isinf(a) and math.isinf(b):
+        return None
+    return a < b
+
+
+def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
+                   base_paper_steps: int | None = None) -> list[Check]:
+    """✓ / ✗ rows: every method needs fewer steps than the baseline (as in the paper), and the fastest method.
+
+    Ours is the median over seeds with failures as +inf; a method whose median is a failure
+    fails the claim. Without a baseline row (its runs have not finished) each comparison with
+    it is undecided (–), its paper number ``base_paper_steps`` is still shown, and the fastest
+    method is the fastest of those measured.
+    """
+    by_key = {r.key: r for r in rows}
+    if not rows:
+        raise ValueError("no rows: no method has a finished run")
+    base = by_key.get("vanilla")
+    base_paper = base_paper_steps if base is None else base.paper
+    base_label = OPTIMIZER_LABELS[optimizer]
+    checks = []
+    for r in rows:
+        if r.key == "vanilla":
+            continue
+        paper = (None if r.paper is None or base_paper is None
+                 else f"{fmt_steps(r.paper)} vs {fmt_steps(base_paper)}")
+        if base is None:  # the baseline's runs have not finished: undecided
+            holds, ours = None, f"{fmt_steps(r.median_all)} vs {NOT_FINISHED}"
+        else:
+            holds = _pair(r.median_all, base.median_all)
+            ours = f"{fmt_steps(r.median_all)} vs {fmt_steps(base.median_all)}"
+        checks.append(Check(f"{run_label(r.key, optimizer)} reaches {threshold} in fewer steps than {base_label}",
+                            holds, paper or "–", ours))
+    paper_best = fastest({**({} if base_paper is None else {"vanilla": base_paper}), **{r.key: r.paper for r in rows}})
+    ours_best = fastest({r.key: r.median_all for r in rows})
+    holds = None if not ours_best else bool(set(paper_best) & set(ours_best))
+    among = "" if base is not None else f" (among the methods measured; {base_label} alone has no finished run)"
+    checks.append(Check(f"the fastest method to {threshold} is the paper's{among}",
+                        holds, " = ".join(run_label(k, optimizer) for k in paper_best) or "–",
+                        " = ".join(run_label(k, optimizer) for k in ours_best) or "none reached"))
+    return checks
+
+
+def baseline_reach_check(rows: list[StepRow], optimizer: str, threshold: str, budget_steps: int,
+                         needed: int, *, pending: PendingMethod | None = None) -> Check:
+    """The baseline reaches the threshold within ``budget_steps`` on at least ``needed`` of its seeds;
+    undecided (–) when its runs have not finished (``pending``, from :func:`pending_methods`)."""
+    base = next((r for r in rows if r.key == "vanilla"), None)
+    if base is None:
+        if pending is None or pending.key != "vanilla":
+            raise ValueError("the baseline ('vanilla') has no runs")
+        return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} "
+                     f"steps on at least {needed} of {pending.planned} seeds", None,
+                     fmt_steps(pending.paper) + " steps (one run)", f"{NOT_FINISHED} (0 of {pending.planned})")
+    return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} steps "
+                 f"on at least {needed} of {base.seeds} seeds", base.reached >= needed,
+                 fmt_steps(base.paper) + " steps (one run)", f"{base.reached}/{base.seeds} seeds")
+
+
+def ordering_holds(rows: list[StepRow]) -> bool | None:
+    """The paper's ordering of Table 6: every EGD variant faster than Grokfast, Grokfast faster than the
+    baseline (medians with failures as +inf). None when a needed method has no runs."""
+    by_key = {r.key: r.median_all for r in rows}
+    if "vanilla" not in by_key or "grokfast" not in by_key:
+        return None
+    egd = [v for k, v in by_key.items() if k.startswith("egd-")]
+    if not egd:
+        return None
+    return bool(_pair(by_key["grokfast"], by_key["vanilla"])) and all(bool(_pair(v, by_key["grokfast"]))
+                                                                        for v in egd)
+
+
+def curves(run: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(steps, train accuracy, test accuracy)`` after every epoch of ``run``."""
+    spe = run.summary["n_train"] // run.config.batch_size
+    return run.epochs * spe, run.train_acc, run.test_acc
+
+
+def load_step_bench(benchmarks_dir: str | os.PathLike) -> dict | None:
+    """The step-cost benchmark's record (:mod:`egd.bench.step_cost`), or None if it was never run."""
+    path = Path(benchmarks_dir) / STEP_BENCH_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def step_cost_rows(record: dict, setting: str, order: tuple[str, ...]) -> list[tuple[str, float, float]]:
+    """``(method key, median ms per step, ratio to the baseline's median)`` for ``setting``, in ``order``."""
+    if setting not in record["settings"]:
+        raise ValueError(f"the benchmark has no setting {setting!r}; it has {sorted(record['settings'])}")
+    medians = record["settings"][setting]["median_ms_per_step"]
+    return [(k, medians[k], medians[k] / medians["vanilla"]) for k in order if k in medians]
+
+
+def train_size(config: RunConfig) -> int:
+    """Training examples of ``config``'s task (without building the data)."""
+    if config.p is not None:
+        return int(config.train_fraction * config.p**2)
+    return config.n_train
+
+
+def step_budget(configs: list[RunConfig]) -> int:
+    """The most optimizer steps any of ``configs`` may train (``max_epochs`` x steps per epoch)."""
+    if not configs:
+        raise ValueError("configs must hold at least one config")
+    return max(c.max_epochs * (train_size(c) // c.batch_size) for c in configs)
+
+
+def missing_runs(configs: list[RunConfig], runs: list[RunResult]) -> list[str]:
+    """The variant keys and seeds of ``configs`` that have no finished run among ``runs``."""
+    done = {r.key for r in runs}
+    return [f"{labels.variant_key(c)} seed {c.seed}" for c in configs if config_key(c) not in done]
+
+
+def settings_table(settings: dict[str, list[RunConfig]], *, caption: str = "") -> Table:
+    """The hyper-parameters of each setting, one column per setting, read from its run configs.
+
+    ``settings``: column name -> every config of that setting. They may differ only in the
+    method, seed, weight decay and step budget; the last two get a row each, baseline
+    (``vanilla``) and methods apart.
+    """
+    names = list(settings)
+    rows: dict[str, list[str]] = {k: [] for k in (
+        "model", "training / test examples", "optimizer", "batch, steps per epoch", "loss",
+        "weight decay: baseline; with a method", "threshold (test accuracy)", "step budget: baseline; with a method",
+        "EGD transforms", "Grokfast-EMA", "switch-off at the threshold")}
+    transformed = {"transformer": "each block's two MLP matrices", "mlp3": "all three weight matrices",
+                   "mlp": "the hidden layer's weight"}
+    models = {"transformer": "decoder-only transformer", "mlp3": "3-layer ReLU MLP", "mlp": "2-layer ReLU MLP"}
+
+    def values(configs, get, fmt):
+        return ", ".join(fmt(v) for v in sorted({get(c) for c in configs}))
+
+    for name in names:
+        configs = settings[name]
+        if not configs:
+            raise ValueError(f"setting {name!r} has no configs")
+        base_runs = [c for c in configs if c.method == "vanilla"] or configs
+        method_runs = [c for c in configs if c.method != "vanilla"] or configs
+        base = base_runs[0]
+        n = train_size(base)
+        spe = n // base.batch_size
+        opt = OPTIMIZER_LABELS[base.optimizer]
+        opt_text = f"{opt}, lr {base.lr:g}" + ("" if base.optimizer == "sgd" else f", betas {base.betas}")
+        if base.warmup_steps:
+            opt_text += f", warm-up {base.warmup_steps} steps"
+        init = f", init x{base.init_scale:g}" if base.init_scale != 1 else ""
+        rows["model"].append(f"{models[base.model]}, width {base.width}{init}")
+        n_test = "the rest" if base.n_test is None else f"{base.n_test:,}"
+        rows["training / test examples"].append(f"{n:,} / {n_test}")
+        rows["optimizer"].append(opt_text)
+        rows["batch, steps per epoch"].append(f"{base.batch_size}, {spe}")
+        rows["loss"].append({"mse": "MSE on one-hot targets", "cross_entropy": "cross-entropy"}.get(base.loss,
+                                                                                                 base.loss))
+        wd = lambda c: c.weight_decay
+        rows["weight decay: baseline; with a method"].append(
+            f"{values(base_runs, wd, '{:g}'.format)}; {values(method_runs, wd, '{:g}'.format)}")
+        rows["threshold (test accuracy)"].append(f"{base.threshold:.0%}")
+        def budgets(configs):  # by weight decay where the budget depends on it
+            pairs = sorted({(c.weight_decay, c.max_epochs * spe) for c in configs})
+            if len({b for _, b in pairs}) == 1:
+                return f"{pairs[0][1]:,}"
+            return ", ".join(f"{b:,} at weight decay {wd:g}" for wd, b in pairs)
+
+        rows["step budget: baseline; with a method"].append(f"{budgets(base_runs)}; {budgets(method_runs)}")
+        rows["EGD transforms"].append(transformed[base.model])
+        rows["Grokfast-EMA"].append(f"alpha {base.grokfast_alpha:g}, lambda {base.grokfast_lamb:g}")
+        rows["switch-off at the threshold"].append("yes" if base.switch_off else "no")
+    return Table(["", *names], [[k, *v] for k, v in rows.items()], caption=caption, align="l" * (len(names) + 1))
+
+
+def fastest_statement(rows: list[StepRow], optimizer: str, threshold: str) -> str:
+    """One sentence: which method reaches the threshold in the fewest steps (median over seeds,
+    failures as +inf), next to the paper's fastest."""
+    ours = fastest({r.key: r.median_all for r in rows})
+    paper = fastest({r.key: r.paper for r in rows})
+    by_key = {r.key: r for r in rows}
+
+    def names(keys, value):
+        return " and ".join(f"{run_label(k, optimizer)} ({fmt_steps(value(k))} steps)" for k in keys)
+
+    if ours:
+        text = (f"Fewest steps to {threshold} (median over seeds, a failure as +inf): "
+                f"{names(ours, lambda k: by_key[k].median_all)}")
+    else:
+        text = f"No method reaches {threshold} on most of its seeds"
+    if paper:
+        text += f"; the paper's fewest: {names(paper, lambda k: by_key[k].paper)}"
+    return text + "."
+
+
+def runs_by_method(runs: list[RunResult], order: tuple[str, ...]) -> dict[str, list[RunResult]]:
+    """``runs`` grouped by method key, in ``order``, seeds ascending."""
+    groups = {k: sorted((r for r in runs if labels.method_key(r.config) == k), key=lambda r: r.config.seed)
+              for k in order}
+    return {k: v for k, v in groups.items() if v}
+
+
+#: The paper's ordering on MNIST (Table 6), in words and numbers.
+PAPER_ORDERING = "EGD 500–700 < Grokfast 1,800 < AdamW 43,100"
+
+
+def ordering_checks(named_rows: dict[str, list[StepRow]]) -> list[Check]:
+    """One ✓ / ✗ row per set of rows (named, e.g. by its weight decay): does it have the paper's
+    ordering (:func:`ordering_holds`)?"""
+    checks = []
+    for name, rows in named_rows.items():
+        if not rows:
+            continue
+        ours = "; ".join(f"{run_label(r.key, 'adamw')} {fmt_steps(r.median_all)}" for r in rows)
+        checks.append(Check(f"{name}: every EGD variant needs fewer steps than Grokfast, and Grokfast fewer than "
+                            f"AdamW alone", ordering_holds(rows), PAPER_ORDERING, ours))
+    return checks
+
+
+def mixed_rows(rows_by_weight_decay: dict[float, list[StepRow]], baseline_wd: float,
+               method_wd: float) -> list[StepRow]:
+    """The baseline's row at ``baseline_wd`` with every method's row at ``method_wd`` (one reading of
+    the public scripts: AdamW alone at its default 0.01, the methods at 2.0)."""
+    base = [r for r in rows_by_weight_decay.get(baseline_wd, []) if r.key == "vanilla"]
+    methods = [r for r in rows_by_weight_decay.get(method_wd, []) if r.key != "vanilla"]
+    return base + methods if base and methods else []
+
+
+def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimizer: str, *,
+                    rows: list[StepRow] | None = None, caption: str = "") -> Table:
+    """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's; with
+    ``rows``, also the seconds to the threshold they imply (median steps, a failure as +inf, times
+    the milliseconds per step)."""
+    seconds = seconds_to_threshold(record, setting, rows or [])
+    body = []
+    for k, ms, ratio in step_cost_rows(record, setting, order):
+        cells = [run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
+        if rows is not None:
+            sec = seconds.get(k)
+            cells.append(UNDECIDED_RANGE if sec is None else "never" if math.isinf(sec) else f"{sec:,.1f}")
+        body.append(cells)
+    header = ["method", "ms per step", "vs the baseline"]
+    if rows is not None:
+        header.append("seconds to the threshold (median steps x ms per step)")
+    return Table(header, body, caption=caption)
+
+
+def seconds_to_threshold(record: dict, setting: str, rows: list[StepRow]) -> dict[str, float]:
+    """Per method key with a row and a timed step: median steps (a failure as +inf) x median seconds per step."""
+    medians = record["settings"][setting]["median_ms_per_step"]
+    return {r.key: r.median_all * medians[r.key] / 1e3 for r in rows if r.key in medians}
+
+
+def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, optimizer: str,
+                    threshold: str) -> str:
+    """One sentence for the chapter's conclusion: the fewest steps (ours and the paper's) and, with the
+    step benchmark's ``record``, the fewest seconds on this CPU (steps x the measured cost of a step)."""
+    text = fastest_statement(rows, optimizer, threshold)
+    if record is None or setting not in record.get("settings", {}):
+        return text
+    seconds = seconds_to_threshold(record, setting, rows)
+    best = fastest(seconds)
+    if best:
+        names = " and ".join(f"{run_label(k, optimizer)} ({seconds[k]:,.0f} s)" for k in best)
+        text = text[:-1] + f". Fewest seconds on this CPU (median steps x ms per step): {names}."
+    return text
+
+
+def accuracy_levels(runs: list[RunResult]) -> tuple[float | None, float | None]:
+    """``(test accuracy at memorisation, final test accuracy)``, each the median over ``runs``.
+
+    Memorisation time ``T_mem``: the first epoch with train accuracy at or above
+    :data:`egd.book.definitions.MEMORISED_ACCURACY`; runs that never memorise are left out of
+    the first median (None if none did).
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one run")
+    at_mem, final = [], []
+    for run in runs:
+        hit = np.flatnonzero(run.train_acc >= MEMORISED_ACCURACY)
+        if hit.size:
+            at_mem.append(float(run.test_acc[hit[0]]))
+        final.append(float(run.test_acc[-1]))
+    return (float(np.median(at_mem)) if at_mem else None), float(np.median(final))
+
+
+def lowest_after_threshold(run: RunResult) -> float | None:
+    """The lowest test accuracy after the epoch that first reached the threshold (None if it never did,
+    or if the run stopped there)."""
+    reached = run.epochs_to_threshold
+    if reached is None or reached >= len(run.test_acc):
+        return None
+    return float(run.test_acc[reached:].min())
+
+
+def stability_table(runs: list[RunResult], order: tuple[str, ...], optimizer: str, *, caption: str = "") -> Table:
+    """Per method: how long the runs trained past the threshold, and the lowest test accuracy there
+    (median over seeds and the lowest over seeds)."""
+    body = []
+    for key, group in runs_by_method(runs, order).items():
+        lows = [v for v in (lowest_after_threshold(r) for r in group) if v is not None]
+        if not lows:
+            continue
+        spe = group[0].summary["n_train"] // group[0].config.batch_size
+        after = sorted({(len(r.test_acc) - r.epochs_to_threshold) * spe for r in group
+                        if r.epochs_to_threshold is not None and r.epochs_to_threshold < len(r.test_acc)})
+        span = f"{after[0]:,}" if len(after) == 1 else f"{after[0]:,}–{after[-1]:,}"
+        body.append([run_label(key, optimizer), f"{len(lows)}/{len(group)}", span,
+                     f"{float(np.median(lows)):.1%}", f"{min(lows):.1%}"])
+    return Table(["method", "seeds past the threshold", "steps trained after it", "lowest test accuracy: median",
+                  "lowest over seeds"], body, caption=caption)
+
+
+# --- the findings of the landing page and the status scoreboard ----------------------------------------------
+
+#: The chapter's file name, as :mod:`egd.book.findings` links it.
+CHAPTER = "10_other_models"
+
+
+def digits_rows(results_dir: str | os.PathLike) -> dict[float, list[StepRow]]:
+    """The chapter's Table 6 rows per AdamW weight decay, from the committed digits runs in the
+    ``10_other_models`` subfolder of ``results_dir`` (nothing is trained)."""
+    configs = runsets.digits_configs("quick")
+    runs = load_runs(configs, Path(results_dir) / runsets.OTHER_MODELS_SUBDIR)
+    return {wd: step_rows([r for r in runs if r.config.weight_decay == wd], digits_paper(), DIGITS_ORDER)
+            for wd in runsets.DIGITS_WEIGHT_DECAYS}
+
+
+def transformer_checks(results_dir: str | os.PathLike) -> tuple[list[StepRow], list[Check]]:
+    """The chapter's Table 7 rows and verdicts (the baseline reaches 95% within 100,000 steps on 2 seeds,
+    then :func:`speedup_checks`), from the committed transformer runs; no checks without a finished run."""
+    configs = runsets.transformer_configs("quick")
+    runs = load_runs(configs, Path(results_dir) / runsets.OTHER_MODELS_SUBDIR)
+    rows = step_rows(runs, transformer_paper(), TRANSFORMER_ORDER)
+    if not rows:
+        return rows, []
+    pending = pending_methods(configs, runs, transformer_paper(), TRANSFORMER_ORDER)
+    base_pending = next((p for p in pending if p.key == "vanilla"), None)
+    checks = [baseline_reach_check(rows, "adam", "95%", 100_000, 2, pending=base_pending),
+              *speedup_checks(rows, "adam", "95%", base_paper_steps=transformer_paper()["vanilla"])]
+    return rows, checks
+
+
+def _steps_of(rows: list[StepRow], optimizer: str) -> str:
+    return "; ".join(f"{run_label(r.key, optimizer)} {fmt_steps(r.median_all)} ({r.reached}/{r.seeds})"
+                     for r in rows)
+
+
+def findings(results_dir: str | os.PathLike) -> list:
+    """The chapter's verdicts as rows of :mod:`egd.book.findings` (keys ``"Table 6"`` and ``"Table 7"``):
+    Table 6 on digits at AdamW weight decay 2.0 (the public comparison runs' value; :func:`speedup_checks`),
+    the paper's ordering under each reading of the weight decay (:func:`ordering_checks`), and Table 7
+    (:func:`transformer_checks`). Each verdict is :func:`egd.book.findings.combine` of the chapter's checks;
+    a setting without finished runs gives no row."""
+    from . import findings as book_findings
+
+    out = []
+    rows_by_wd = digits_rows(results_dir)
+    high, low = max(rows_by_wd), min(rows_by_wd)
+    if rows_by_wd[high]:
+        checks = speedup_checks(rows_by_wd[high], "adamw", "85%")
+        out.append(book_findings.Finding(
+            f"Table 6 on scikit-learn's digits (the paper's MNIST setting), AdamW weight decay {high:g}: every "
+            "method reaches 85% in fewer steps than AdamW alone, the fastest is the paper's",
+            PAPER_ORDERING + " steps (MNIST)", _steps_of(rows_by_wd[high], "adamw") + " steps",
+            book_findings.combine(checks), CHAPTER, "Table 6"))
+    orderings = {f"weight decay {wd:g} for every method": rows for wd, rows in rows_by_wd.items()}
+    orderings[f"AdamW alone at {low:g}, the methods at {high:g}"] = mixed_rows(rows_by_wd, low, high)
+    checks = ordering_checks(orderings)
+    if checks:
+        out.append(book_findings.Finding(
+            "Table 6 on digits: the paper's ordering (every EGD variant before Grokfast, Grokfast before AdamW "
+            "alone), under each reading of the weight decay",
+            PAPER_ORDERING + " steps (MNIST)", book_findings.summarize(checks),
+            book_findings.combine(checks), CHAPTER, "Table 6"))
+    rows, checks = transformer_checks(results_dir)
+    if checks:
+        paper = transformer_paper()
+        out.append(book_findings.Finding(
+            "Table 7, transformer on x·y mod 97 with Adam: every method reaches 95% in fewer steps than Adam alone, "
+            "the fastest is the paper's",
+            "; ".join(f"{run_label(k, 'adam')} {fmt_steps(paper[k])}" for k in TRANSFORMER_ORDER if k in paper)
+            + " steps", ("" if any(r.key == "vanilla" for r in rows) else f"Adam alone: {NOT_FINISHED}; ")
+            + _steps_of(rows, "adam") + " steps", book_findings.combine(checks), CHAPTER, "Table 7"))
+    return out
