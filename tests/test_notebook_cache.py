@@ -56,6 +56,29 @@ def test_a_package_edit_drops_the_cached_execution_of_the_chapters_that_import_i
     assert cache.get_cached_project_nb(str(book / "b.md")) is not None
 
 
+def test_a_fresh_cache_is_stamped_so_what_is_executed_into_it_next_stays_cached(tmp_path):
+    from jupyter_cache import get_cache
+
+    root = tmp_path / "repo"
+    (root / "egd").mkdir(parents=True)
+    (root / "egd" / "core.py").write_text("X = 1\n")
+    chapters = root / "notebooks"
+    chapters.mkdir()
+    (chapters / "a.md").write_text("```{code-cell}\nimport egd\n```\n")
+    book = tmp_path / "book"
+    book.mkdir()
+    cache_dir = tmp_path / "cache"  # does not exist yet: a fresh clone before its first make test
+    kwargs = dict(notebooks=chapters, book_notebooks=book, root=root, pages=())
+    assert notebook_cache.invalidate_stale(cache_dir, **kwargs) == []
+    cache = get_cache(str(cache_dir))  # the chapter is executed into the cache (make test) ...
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# a", execution_count=1)]),
+                   book / "a.md")
+    cache.cache_notebook_file(book / "a.md", check_validity=False, overwrite=True)
+    cache.add_nb_to_project(str(book / "a.md"))
+    assert notebook_cache.invalidate_stale(cache_dir, **kwargs) == []  # ... and make book finds it current
+    assert cache.get_cached_project_nb(str(book / "a.md")) is not None
+
+
 def test_a_changed_result_file_drops_the_cached_execution_of_the_pages_that_summarise_results(tmp_path):
     from jupyter_cache import get_cache
 

@@ -75,8 +75,9 @@ def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book
     them by; ``root``: where the packages are; ``pages``: executed pages read where they are.
     """
     cache_dir = Path(cache_dir)
-    if not cache_dir.exists():
-        return []
+    # a missing cache still gets its stamps: what is executed into it next runs the code as it is
+    # now, so a later call (make book after make test on a fresh clone) must find it current
+    cache_dir.mkdir(parents=True, exist_ok=True)
     from jupyter_cache import get_cache
 
     cache = get_cache(str(cache_dir))
