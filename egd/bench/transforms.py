@@ -29,7 +29,7 @@ from egd.transforms import orthogonalize, resolve_rtol
 
 __all__ = [
     "BENCH_SHAPES", "TRAINING_SHAPES", "METHOD_CONFIGS", "time_call", "benchmark_device",
-    "fastest_exact_method", "gram_step_breakdown", "accuracy_vs_svd", "accuracy_sweep",
+    "fastest_exact_method", "gram_step_pieces", "gram_step_breakdown", "accuracy_vs_svd", "accuracy_sweep",
     "run", "main",
 ]
 
@@ -140,6 +140,25 @@ def fastest_exact_method(records: Sequence[dict[str, Any]],
     return min(totals, key=totals.get)
 
 
+def gram_step_pieces(G: torch.Tensor) -> dict[str, Callable[[], Any]]:
+    """The pieces of one exact-EGD step by the ``gram`` method, as calls to time.
+
+    For a tall ``G`` of shape ``(m, n)`` (a wide one is transposed): ``gram`` (``X^T X``),
+    ``eigh`` (of the ``(n, n)`` Gram matrix), ``apply`` (``X S``, an ``(m, n)`` product) and
+    ``polish`` (the Newton-Schulz step, two ``(m, n)`` products).
+    """
+    X = G.mT if G.shape[-2] < G.shape[-1] else G
+    M = X.mT @ X
+    S = torch.linalg.eigh(M).eigenvectors  # any (n, n) matrix: a product's cost does not depend on it
+    Y = X @ S
+    return {
+        "gram": lambda: X.mT @ X,
+        "eigh": lambda: torch.linalg.eigh(M),
+        "apply": lambda: X @ S,
+        "polish": lambda: Y @ (Y.mT @ Y),
+    }
+
+
 def gram_step_breakdown(G: torch.Tensor, *, repeats: int = 50, budget_s: float = 1.0) -> dict[str, float]:
     """Median milliseconds of the pieces of one exact-EGD step by the ``gram`` method.
 
@@ -148,17 +167,8 @@ def gram_step_breakdown(G: torch.Tensor, *, repeats: int = 50, budget_s: float =
     (``X S`` with ``S = (X^T X)^(-1/2)``, an ``(m, n)`` product), ``polish`` (the Newton-Schulz
     step, two ``(m, n)`` products) and ``orthogonalize`` (the whole call, for comparison).
     """
-    X = G.mT if G.shape[-2] < G.shape[-1] else G
-    M = X.mT @ X
-    S = torch.linalg.eigh(M).eigenvectors  # any (n, n) matrix: a product's cost does not depend on it
-    Y = X @ S
-    pieces: dict[str, Callable[[], Any]] = {
-        "gram": lambda: X.mT @ X,
-        "eigh": lambda: torch.linalg.eigh(M),
-        "apply": lambda: X @ S,
-        "polish": lambda: Y @ (Y.mT @ Y),
-        "orthogonalize": lambda: orthogonalize(G, method="gram", check_finite=False),
-    }
+    pieces = gram_step_pieces(G)
+    pieces["orthogonalize"] = lambda: orthogonalize(G, method="gram", check_finite=False)
     return {name: 1e3 * statistics.median(time_call(fn, device=G.device, repeats=repeats, budget_s=budget_s))
             for name, fn in pieces.items()}
 

@@ -194,16 +194,7 @@ def exact_step_pieces(G: torch.Tensor, *, rounds: int = 40, budget_s: float = 3.
     """
     if not isinstance(rounds, int) or rounds < 3:
         raise ValueError(f"rounds must be an integer >= 3, got {rounds!r}")
-    X = G.mT if G.shape[-2] < G.shape[-1] else G
-    M = X.mT @ X
-    S = torch.linalg.eigh(M).eigenvectors  # any (n, n) matrix: a product's cost does not depend on it
-    Y = X @ S
-    fns: dict[str, Callable[[], Any]] = {
-        "gram": lambda: X.mT @ X,
-        "eigh": lambda: torch.linalg.eigh(M),
-        "apply": lambda: X @ S,
-        "polish": lambda: Y @ (Y.mT @ Y),
-    }
+    fns = bench.gram_step_pieces(G)
     for fn in fns.values():  # warm-up
         fn()
     best = dict.fromkeys(fns, math.inf)
