@@ -55,7 +55,9 @@ STATUS = {display.HOLDS: "reproduced", PARTIAL: "partly reproduced", display.FAI
 MODULAR, PARITY, PLATEAU = "05_modular_arithmetic", "06_sparse_parity", "07_why_the_plateau"
 TOY, SIMULATION, VALIDATION = "02_toy_model", "04_theory_meets_simulation", "08_validation"
 OTHER_MODELS = "10_other_models"
-TITLES = {MODULAR: "Modular arithmetic", PARITY: "Sparse parity", PLATEAU: "Why the plateau",
+THEORIES = "12_which_theory"
+TITLES = {THEORIES: "Which theory predicts the plateau?",
+          MODULAR: "Modular arithmetic", PARITY: "Sparse parity", PLATEAU: "Why the plateau",
           TOY: "The toy model", SIMULATION: "Theory meets simulation", VALIDATION: "Validation",
           OTHER_MODELS: "Other models and optimizers"}
 
@@ -407,8 +409,9 @@ def _strip_level(claim: str) -> str:
 #: shows the claims they bear on (:attr:`Finding.key`, e.g. ``"Table 6"``). Add one with :func:`register`.
 EXTRA_SOURCES: dict[str, Callable[[Path], list[Finding]]] = {}
 #: Modules of later chapters whose ``findings(results_dir)`` function, where the module exists, adds
-#: its rows without a change here: Appendix D's MNIST and transformer runs (Tables 6 and 7).
-LATER_MODULES = ("egd.book.appendix_d",)
+#: its rows without a change here: Appendix D's MNIST and transformer runs (Tables 6 and 7), and the
+#: two plateau laws fitted on one grid of runs.
+LATER_MODULES = ("egd.book.appendix_d", "egd.book.theories")
 
 
 def register(name: str, source: Callable[[Path], list[Finding]]) -> None:

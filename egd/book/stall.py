@@ -353,7 +353,7 @@ def modular_table(rows: list[dict], caption: str = "") -> display.Table:
 
 
 #: Methods compared on the other parity settings, in table order.
-SHAPE_KEYS = ("egd-svd", "egd-svd-top32", "egd-svd-cut0.01")
+SHAPE_KEYS = ("egd-svd", "egd-svd-top32", "egd-svd-cut0.01", "egd-svd-cut0.001")
 
 
 def shape_rows(runs: Sequence[RunResult], keys: Sequence[str] = SHAPE_KEYS,

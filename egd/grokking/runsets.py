@@ -240,7 +240,8 @@ STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "los
 STALL_SEEDS = tuple(range(10))
 #: The same fixes on modular arithmetic, p = 97 (width 512, batch 512: ``rank`` = the batch
 #: size cuts nothing there), beside exact EGD, :data:`QUICK_SEEDS`.
-STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2))
+STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2),
+                 ("egd-svd-cut", None, 1e-3))
 STALL_MODULAR_TASKS = ("mod-add", "mod-mul")
 
 
@@ -252,10 +253,11 @@ def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
 
 
 #: The batch-size truncation on the paper's other two parity settings (their hidden layers have
-#: 50 directions, 18 more than a batch fills), then exact EGD and the 0.01 cutoff beside it,
+#: 50 directions, 18 more than a batch fills), then exact EGD and the two cutoffs beside it,
 #: :data:`STALL_SEEDS`.
 STALL_OTHER_SHAPES = ((400, 2), (50, 4))
-STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2))
+STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2),
+                       ("egd-svd-cut", None, 1e-3))
 
 
 def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -294,6 +296,7 @@ RUN_SETS = {
     "stall-shapes": (stall_shapes_configs, ""),
     "gpu-comparison": (lambda profile, device: gpu_comparison_configs(device), GPU_SUBDIR),
     "anisotropy": ("egd.validation.anisotropy:anisotropy_configs", "08_anisotropy"),
+    "theories": ("egd.validation.theories:theory_configs", "12_theories"),
     "transformer": (transformer_configs, OTHER_MODELS_SUBDIR),
     "digits": (digits_configs, OTHER_MODELS_SUBDIR),
 }
