@@ -59,18 +59,22 @@ class LawReport:
     law: str
     fit: th.LawFit | None
     oos: th.OutOfSample | None
+    censored: th.CensoredTest | None = None
 
 
 def reports(ms: Sequence[th.RunMeasure]) -> list[LawReport]:
     """Both laws on every (setting, method) with runs: fitted on the runs that grokked (and,
-    for norm separation, whose norm shrank), tested leaving one learning rate out."""
+    for norm separation, whose norm shrank), tested leaving one learning rate out and on the
+    runs that memorised but never grokked (:func:`egd.validation.theories.censored_test`)."""
     out = []
     for (setting, method), group in _groups(ms).items():
         delay = [m.delay_steps for m in group]
         lrs = [m.lr for m in group]
         for law in th.LAWS:
             x = [th.law_inputs(m)[law] for m in group]
-            out.append(LawReport(setting, method, law, th.fit_law(x, delay), th.out_of_sample(x, delay, lrs)))
+            fit = th.fit_law(x, delay)
+            out.append(LawReport(setting, method, law, fit, th.out_of_sample(x, delay, lrs),
+                                 th.censored_test(group, law, fit)))
     return out
 
 
@@ -80,7 +84,8 @@ def _name(setting: str) -> str:
 
 def fit_table(rs: Sequence[LawReport], caption: str = "") -> display.Table:
     """One row per (setting, method, law): runs in the fit, slope with its 95% interval (the
-    law predicts 1), R², the constant (median delay / x) and the out-of-sample errors."""
+    law predicts 1), R², the constant (median delay / x), the out-of-sample errors, and how
+    many of the runs that never grokked the law expected to grok within the budget."""
     rows = []
     for r in rs:
         f, o = r.fit, r.oos
@@ -90,9 +95,15 @@ def fit_table(rs: Sequence[LawReport], caption: str = "") -> display.Table:
                      "–" if f is None else f"{f.r2:.2f}",
                      "–" if f is None else display.fmt_number(f.scale),
                      "–" if o is None else f"{o.law:.2f} / {o.null:.2f}",
-                     display.mark(None if f is None or o is None else (f.fits and o.beats_null))])
+                     "–" if r.censored is None else f"{r.censored.expected} / {r.censored.n}",
+                     display.mark(None if f is None or o is None else _good(r))])
     return display.Table(["setting", "method", "law", "runs", "slope [95% CI]", "R²", "constant",
-                          "held-out error, law / null", "fits"], rows, caption=caption)
+                          "held-out error, law / null", "never grokked, expected to", "fits"], rows,
+                         caption=caption)
+
+
+def _good(r: LawReport) -> bool:
+    return th.neither_fits({r.law: r.fit}, {r.law: r.oos}, {r.law: r.censored}) is False
 
 
 def verdicts(rs: Sequence[LawReport]) -> list[tuple[str, str, str]]:
@@ -101,7 +112,8 @@ def verdicts(rs: Sequence[LawReport]) -> list[tuple[str, str, str]]:
     keys = dict.fromkeys((r.setting, r.method) for r in rs)
     for setting, method in keys:
         mine = [r for r in rs if (r.setting, r.method) == (setting, method)]
-        out.append((setting, method, th.verdict({r.law: r.fit for r in mine}, {r.law: r.oos for r in mine})))
+        out.append((setting, method, th.verdict({r.law: r.fit for r in mine}, {r.law: r.oos for r in mine},
+                                                {r.law: r.censored for r in mine})))
     return out
 
 
@@ -112,9 +124,13 @@ def verdict_table(rs: Sequence[LawReport], caption: str = "") -> display.Table:
 
 def unfit_settings(rs: Sequence[LawReport]) -> list[tuple[str, str]]:
     """The (setting, method) pairs where neither law both fits and beats the null out of sample."""
-    return [(s, m) for s, m, _ in verdicts(rs)
-            if th.neither_fits({r.law: r.fit for r in rs if (r.setting, r.method) == (s, m)},
-                               {r.law: r.oos for r in rs if (r.setting, r.method) == (s, m)})]
+    out = []
+    for s, m, _ in verdicts(rs):
+        mine = [r for r in rs if (r.setting, r.method) == (s, m)]
+        if th.neither_fits({r.law: r.fit for r in mine}, {r.law: r.oos for r in mine},
+                           {r.law: r.censored for r in mine}):
+            out.append((s, m))
+    return out
 
 
 def _cell(group: Sequence[th.RunMeasure]) -> str:
@@ -199,8 +215,11 @@ def theory_checks(rs: Sequence[LawReport], ms: Sequence[th.RunMeasure]) -> list[
         if r.fit is None:
             checks.append(display.Check(label, None, "slope 1", "too few runs that grokked"))
             continue
-        ok = None if r.oos is None else bool(r.fit.fits and r.oos.beats_null)
+        ok = None if r.oos is None else _good(r)
         held = "–" if r.oos is None else f"held-out error {r.oos.law:.2f} vs null {r.oos.null:.2f}"
+        if r.censored is not None:
+            held += (f"; expected {r.censored.expected} of {r.censored.n} runs that never grokked "
+                     "to grok in the budget")
         checks.append(display.Check(label, ok, "slope 1",
                                     f"slope {r.fit.slope:.2f} [{r.fit.low:.2f}, {r.fit.high:.2f}], "
                                     f"R² {r.fit.r2:.2f}; {held}"))

@@ -48,7 +48,8 @@ from egd.grokking.store import RunResult
 __all__ = ["THEORIES_SUBDIR", "MEMORISED", "GridSetting", "GRID", "THEORY_METHODS", "THEORY_SEEDS",
            "theory_configs", "RunMeasure", "measure", "split_ratio", "data_rank", "LawFit", "fit_law",
            "law_inputs", "out_of_sample", "OutOfSample", "contraction_speedup", "verdict", "LAWS",
-           "FIT_R2", "SLOPE_TOLERANCE", "neither_fits"]
+           "FIT_R2", "SLOPE_TOLERANCE", "neither_fits",
+           "CensoredTest", "censored_test"]
 
 #: The runs live in their own subfolder of the results folder.
 THEORIES_SUBDIR = "12_theories"
@@ -303,6 +304,51 @@ def out_of_sample(x: Sequence[float | None], delay: Sequence[float | None],
     return OutOfSample(law=rms(law_err), null=rms(null_err), n=len(law_err))
 
 
+@dataclass(frozen=True)
+class CensoredTest:
+    """The runs that memorised but never grokked within the budget (``n``), and how many of
+    them the fitted law expected to grok within it (``expected``)."""
+
+    expected: int
+    n: int
+
+    @property
+    def passes(self) -> bool:
+        """At most half of the never-grokked runs were expected to grok."""
+        return 2 * self.expected <= self.n
+
+
+def censored_test(group: Sequence[RunMeasure], law: str, fit: LawFit | None) -> CensoredTest | None:
+    """The fitted law (``fit``, from the runs that grokked) applied to the runs of ``group``
+    that memorised and never grokked: each has ``max_epochs - T_mem`` epochs of budget left.
+    Norm separation needs ``|theta_post|``, unknown for a run that never grokked: it takes the
+    median norm at ``T_grok`` of the group's runs that grokked (the generalising norm; a run
+    already below it is expected to grok at once). Anisotropy uses the run's own ``kappa``.
+    ``None`` without a fit or without such runs."""
+    if law not in LAWS:
+        raise ValueError(f"law must be one of {LAWS}, got {law!r}")
+    stuck = [m for m in group if m.t_mem is not None and m.t_grok is None and m.status != "diverged"]
+    post = [m.norm_grok for m in group if m.norm_grok is not None]
+    if fit is None or not stuck or (law == LAWS[0] and not post):
+        return None
+    post_norm = float(np.median(post))
+    expected = 0
+    for m in stuck:
+        budget = (m.max_epochs - m.t_mem) * m.steps_per_epoch
+        if law == LAWS[0]:
+            ratio = 2.0 * math.log(m.norm_mem / post_norm)
+            if ratio <= 0 or m.weight_decay <= 0:
+                expected += 1
+                continue
+            x = ratio / (m.lr * m.weight_decay)
+        else:
+            if m.anisotropy is None or not m.anisotropy > 0:
+                continue
+            x = m.anisotropy / m.lr
+        expected += bool(math.exp(fit.intercept + fit.slope * math.log(x)) < budget)
+    return CensoredTest(expected, len(stuck))
+
+
 def contraction_speedup(m: RunMeasure) -> float | None:
     """How much faster the squared norm shrank from ``T_mem`` to ``T_grok`` than weight decay
     alone shrinks it: ``log(|theta_mem|^2/|theta_post|^2) / delay`` over ``2 eta lambda``
@@ -314,18 +360,26 @@ def contraction_speedup(m: RunMeasure) -> float | None:
     return ratio / delay / (2.0 * m.lr * m.weight_decay)
 
 
-def neither_fits(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None]) -> bool:
-    """True when no law both fits (:attr:`LawFit.fits`) and beats the null out of sample."""
-    return not any(fits.get(law) is not None and fits[law].fits and oos.get(law) is not None
-                   and oos[law].beats_null for law in LAWS)
+def _good(law: str, fits: dict, oos: dict, censored: dict | None) -> bool:
+    c = (censored or {}).get(law)
+    return bool(fits.get(law) is not None and fits[law].fits and oos.get(law) is not None
+                and oos[law].beats_null and (c is None or c.passes))
 
 
-def verdict(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None]) -> str:
-    """One sentence per (setting, method), computed from the two fits and their out-of-sample
-    errors: the law that fits and predicts best, both, or neither (and why); a law without an
-    out-of-sample test (runs at fewer than three learning rates) counts as untested."""
-    good = [law for law in LAWS if fits.get(law) is not None and fits[law].fits
-            and oos.get(law) is not None and oos[law].beats_null]
+def neither_fits(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None],
+                 censored: dict[str, CensoredTest | None] | None = None) -> bool:
+    """True when no law fits (:attr:`LawFit.fits`), beats the null out of sample and (with
+    ``censored``) passes :func:`censored_test`."""
+    return not any(_good(law, fits, oos, censored) for law in LAWS)
+
+
+def verdict(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None],
+            censored: dict[str, CensoredTest | None] | None = None) -> str:
+    """One sentence per (setting, method), computed from the two fits, their out-of-sample
+    errors and (with ``censored``) :func:`censored_test`: the law that fits and predicts best,
+    both, or neither (and why); a law without an out-of-sample test (runs that grokked at
+    fewer than two learning rates) counts as untested."""
+    good = [law for law in LAWS if _good(law, fits, oos, censored)]
     if len(good) == 2:
         best = min(good, key=lambda law: oos[law].law)
         return f"both laws fit; {best} predicts held-out learning rates better"
@@ -338,6 +392,10 @@ def verdict(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None]) 
             reasons.append(f"{law}: too few runs to test (fewer than two learning rates with a fit)")
         elif not f.fits:
             reasons.append(f"{law}: R² {f.r2:.2f}, slope {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
-        elif o is None or not o.beats_null:
+        elif not o.beats_null:
             reasons.append(f"{law}: no better than the null out of sample")
+        else:
+            c = (censored or {})[law]
+            reasons.append(f"{law}: expected {c.expected} of the {c.n} runs that never grokked to grok "
+                           "within the budget")
     return "neither law fits (" + "; ".join(reasons) + ")"

@@ -155,3 +155,26 @@ def test_verdict_names_the_law_that_fits_and_predicts():
     assert none.startswith("neither law fits") and "too few runs to test" in none and "R² 0.20" in none
     assert th.neither_fits({"norm separation": bad, "anisotropy": None}, {})
     assert not th.neither_fits({"norm separation": good}, {"norm separation": oos_good})
+
+
+def test_censored_test_counts_the_stuck_runs_a_law_expected_to_grok():
+    fit = th.fit_law([1e2, 1e3, 1e4], [1e2, 1e3, 1e4])  # delay = x steps
+    grokked = _measure(norm_mem=10.0, norm_grok=5.0)
+    soon = _measure(t_grok=None, norm_grok=None, norm_mem=5.5)  # x small: expected within the budget
+    never = _measure(t_grok=None, norm_grok=None, norm_mem=1e6, lr=1e-6)  # x huge: not expected
+    below = _measure(t_grok=None, norm_grok=None, norm_mem=4.0)  # already below the generalising norm
+    c = th.censored_test([grokked, soon, never, below], "norm separation", fit)
+    assert (c.expected, c.n) == (2, 3) and not c.passes
+    a = th.censored_test([grokked, soon, never], "anisotropy", fit)
+    assert a.n == 2 and a.expected == 1 and a.passes  # kappa / lr = 80 steps for soon; 4e6 for never
+    assert th.censored_test([grokked], "anisotropy", fit) is None
+    assert th.censored_test([soon], "norm separation", None) is None
+    with pytest.raises(ValueError, match="law"):
+        th.censored_test([soon], "other", fit)
+    verdict = th.verdict({"norm separation": _fit_ok()}, {"norm separation": th.OutOfSample(0.1, 0.5, 10)},
+                         {"norm separation": c})
+    assert verdict.startswith("neither") and "expected 2 of the 3 runs" in verdict
+
+
+def _fit_ok():
+    return th.LawFit(slope=1.0, low=0.9, high=1.1, intercept=0.0, r2=0.95, n=10, scale=1.0)
