@@ -29,7 +29,8 @@ from egd.validation import theories as th
 from . import display
 
 __all__ = ["load", "measures", "LawReport", "reports", "fit_table", "verdicts", "verdict_table", "grid_table",
-           "contraction_table", "predictions", "unfit_settings", "theory_checks", "outcome_counts"]
+           "contraction_table", "predictions", "unfit_settings", "theory_checks", "outcome_counts",
+           "rates_table"]
 
 
 def load(results_dir: str | os.PathLike) -> list[RunResult]:
@@ -60,6 +61,15 @@ class LawReport:
     fit: th.LawFit | None
     oos: th.OutOfSample | None
     censored: th.CensoredTest | None = None
+    #: What the held-out groups were: "learning rate", or "weight decay" when the runs that
+    #: grokked sit at a single learning rate.
+    held_out: str = "learning rate"
+    #: Norm separation only: (runs whose norm grew during the plateau, runs that grokked).
+    grew: tuple[int, int] | None = None
+
+    def status(self) -> tuple[bool | None, str]:
+        return th.law_status(self.law, {self.law: self.fit}, {self.law: self.oos}, {self.law: self.censored},
+                             self.grew)
 
 
 def reports(ms: Sequence[th.RunMeasure]) -> list[LawReport]:
@@ -69,12 +79,17 @@ def reports(ms: Sequence[th.RunMeasure]) -> list[LawReport]:
     out = []
     for (setting, method), group in _groups(ms).items():
         delay = [m.delay_steps for m in group]
-        lrs = [m.lr for m in group]
+        cells = [(m.lr, m.weight_decay) for m in group]
+        grokked = [m for m in group if m.delay_steps is not None]
+        grew = (sum(m.outcome == "norm grew" for m in grokked), len(grokked))
         for law in th.LAWS:
             x = [th.law_inputs(m)[law] for m in group]
-            fit = th.fit_law(x, delay)
-            out.append(LawReport(setting, method, law, fit, th.out_of_sample(x, delay, lrs),
-                                 th.censored_test(group, law, fit)))
+            fit = th.fit_law(x, delay, cells=cells)
+            held_out, oos = "learning rate", th.out_of_sample(x, delay, [m.lr for m in group])
+            if oos is None:
+                held_out, oos = "weight decay", th.out_of_sample(x, delay, [m.weight_decay for m in group])
+            out.append(LawReport(setting, method, law, fit, oos, th.censored_test(group, law, fit), held_out,
+                                 grew if law == th.LAWS[0] else None))
     return out
 
 
@@ -94,16 +109,15 @@ def fit_table(rs: Sequence[LawReport], caption: str = "") -> display.Table:
                      "–" if f is None else f"{f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]",
                      "–" if f is None else f"{f.r2:.2f}",
                      "–" if f is None else display.fmt_number(f.scale),
-                     "–" if o is None else f"{o.law:.2f} / {o.null:.2f}",
+                     "–" if o is None else f"{o.law:.2f} / {o.null:.2f} ({r.held_out})",
                      "–" if r.censored is None else f"{r.censored.expected} / {r.censored.n}",
-                     display.mark(None if f is None or o is None else _good(r))])
+                     display.mark(r.status()[0])])
     return display.Table(["setting", "method", "law", "runs", "slope [95% CI]", "R²", "constant",
                           "held-out error, law / null", "never grokked, expected to", "fits"], rows,
                          caption=caption)
 
 
-def _good(r: LawReport) -> bool:
-    return th.neither_fits({r.law: r.fit}, {r.law: r.oos}, {r.law: r.censored}) is False
+
 
 
 def verdicts(rs: Sequence[LawReport]) -> list[tuple[str, str, str]]:
@@ -113,7 +127,7 @@ def verdicts(rs: Sequence[LawReport]) -> list[tuple[str, str, str]]:
     for setting, method in keys:
         mine = [r for r in rs if (r.setting, r.method) == (setting, method)]
         out.append((setting, method, th.verdict({r.law: r.fit for r in mine}, {r.law: r.oos for r in mine},
-                                                {r.law: r.censored for r in mine})))
+                                                {r.law: r.censored for r in mine}, _grew(mine))))
     return out
 
 
@@ -122,13 +136,17 @@ def verdict_table(rs: Sequence[LawReport], caption: str = "") -> display.Table:
                          [[_name(s), method_label(m), v] for s, m, v in verdicts(rs)], caption=caption)
 
 
+def _grew(mine: Sequence[LawReport]) -> tuple[int, int] | None:
+    return next((r.grew for r in mine if r.grew is not None), None)
+
+
 def unfit_settings(rs: Sequence[LawReport]) -> list[tuple[str, str]]:
     """The (setting, method) pairs where neither law both fits and beats the null out of sample."""
     out = []
     for s, m, _ in verdicts(rs):
         mine = [r for r in rs if (r.setting, r.method) == (s, m)]
         if th.neither_fits({r.law: r.fit for r in mine}, {r.law: r.oos for r in mine},
-                           {r.law: r.censored for r in mine}):
+                           {r.law: r.censored for r in mine}, _grew(mine)):
             out.append((s, m))
     return out
 
@@ -212,17 +230,31 @@ def theory_checks(rs: Sequence[LawReport], ms: Sequence[th.RunMeasure]) -> list[
     checks = []
     for r in rs:
         label = f"{r.law} predicts {method_label(r.method)}'s delay on {_name(r.setting)}"
+        ok, reason = r.status()
         if r.fit is None:
-            checks.append(display.Check(label, None, "slope 1", "too few runs that grokked"))
+            checks.append(display.Check(label, ok, "slope 1", reason.split(": ", 1)[1]))
             continue
-        ok = None if r.oos is None else _good(r)
-        held = "–" if r.oos is None else f"held-out error {r.oos.law:.2f} vs null {r.oos.null:.2f}"
+        held = "–" if r.oos is None else (f"held-out error {r.oos.law:.2f} vs null {r.oos.null:.2f} "
+                                          f"(one {r.held_out} left out)")
         if r.censored is not None:
             held += (f"; expected {r.censored.expected} of {r.censored.n} runs that never grokked "
                      "to grok in the budget")
+        if r.grew is not None and r.grew[0]:
+            held += f"; norm grew in {r.grew[0]} of {r.grew[1]} runs that grokked"
         checks.append(display.Check(label, ok, "slope 1",
                                     f"slope {r.fit.slope:.2f} [{r.fit.low:.2f}, {r.fit.high:.2f}], "
                                     f"R² {r.fit.r2:.2f}; {held}"))
+    inside = lambda v, target: v[1] <= target <= v[2]
+    for (setting, method), group in _groups(ms).items():
+        f = th.fit_rates(group)
+        if f is None:
+            continue
+        measured = f"η^{f.lr[0]:.2f} λ^{f.weight_decay[0]:.2f} (R² {f.r2:.2f}, {f.n} runs)"
+        where = f"{method_label(method)}'s delay on {_name(setting)}"
+        checks.append(display.Check(f"norm separation's scaling, delay ∝ 1/(ηλ), for {where}",
+                                    inside(f.lr, -1.0) and inside(f.weight_decay, -1.0), "η^-1 λ^-1", measured))
+        checks.append(display.Check(f"anisotropy's scaling, delay ∝ 1/η whatever λ, for {where}",
+                                    inside(f.lr, -1.0) and inside(f.weight_decay, 0.0), "η^-1 λ^0", measured))
     for setting in th.GRID:
         rates = {}
         for method in th.THEORY_METHODS:
@@ -256,3 +288,17 @@ def findings(results_dir: str | os.PathLike) -> list:
         "Which law predicts vanilla SGD's plateau over a grid of learning rate × weight decay: weight-decay norm "
         "separation or gradient anisotropy", "gradient anisotropy (Section 3)", ours,
         book_findings.combine(checks), CHAPTER, book_findings.BEYOND_THE_PAPER)]
+
+
+def rates_table(ms: Sequence[th.RunMeasure], caption: str = "") -> display.Table:
+    """Per (setting, method): the exponents of the learning rate and the weight decay in the
+    delay (:func:`egd.validation.theories.fit_rates`), beside what each law predicts."""
+    rows = []
+    fmt = lambda v: f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}]"
+    for (setting, method), group in _groups(ms).items():
+        f = th.fit_rates(group)
+        rows.append([_name(setting), method_label(method), "–" if f is None else str(f.n),
+                     "–" if f is None else fmt(f.lr), "–" if f is None else fmt(f.weight_decay),
+                     "–" if f is None else f"{f.r2:.2f}"])
+    return display.Table(["setting", "method", "runs", "exponent of η [95% CI]", "exponent of λ [95% CI]", "R²"],
+                         rows, caption=caption)

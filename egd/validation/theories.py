@@ -49,7 +49,8 @@ __all__ = ["THEORIES_SUBDIR", "MEMORISED", "GridSetting", "GRID", "THEORY_METHOD
            "theory_configs", "RunMeasure", "measure", "split_ratio", "data_rank", "LawFit", "fit_law",
            "law_inputs", "out_of_sample", "OutOfSample", "contraction_speedup", "verdict", "LAWS",
            "FIT_R2", "SLOPE_TOLERANCE", "neither_fits",
-           "CensoredTest", "censored_test"]
+           "CensoredTest", "censored_test", "law_status", "plateau_anisotropy", "MIN_CELLS",
+           "RateFit", "fit_rates"]
 
 #: The runs live in their own subfolder of the results folder.
 THEORIES_SUBDIR = "12_theories"
@@ -179,7 +180,7 @@ class RunMeasure:
 
     @property
     def log_norm_ratio(self) -> float | None:
-        if self.norm_mem is None or self.norm_grok is None:
+        if self.norm_mem is None or self.norm_grok is None or not (self.norm_mem > 0 and self.norm_grok > 0):
             return None
         return 2.0 * math.log(self.norm_mem / self.norm_grok)
 
@@ -198,18 +199,34 @@ def measure(run: RunResult) -> RunMeasure:
     t_grok = run.epochs_to_threshold
     norm = np.hypot(run.history["hidden_norm"].astype(float), run.history["output_norm"].astype(float))
     spectra, epochs = np.asarray(run.spectra, dtype=float), np.asarray(run.spectra_epochs)
-    lo = t_mem or 0
-    hi = t_grok if t_grok is not None else math.inf
-    window = (epochs >= lo) & (epochs <= hi)
-    if spectra.shape[0] and not window.any():  # plateau shorter than the recording interval
-        window = np.abs(epochs - lo) == np.abs(epochs - lo).min()
-    kappa = float(np.median(split_ratio(spectra[window], data_rank(c)))) if spectra.shape[0] else None
+    kappa = plateau_anisotropy(spectra, epochs, t_mem, t_grok, c.spectrum_every, data_rank(c))
     return RunMeasure(setting=setting, method=method_key(c), lr=c.lr, weight_decay=c.weight_decay, seed=c.seed,
                       status=run.summary["status"],
                       steps_per_epoch=run.summary["n_train"] // c.batch_size,
                       max_epochs=c.max_epochs, t_mem=t_mem, t_grok=t_grok,
                       norm_mem=None if t_mem is None else float(norm[t_mem - 1]),
                       norm_grok=None if t_grok is None else float(norm[t_grok - 1]), anisotropy=kappa)
+
+
+def plateau_anisotropy(spectra: np.ndarray, epochs: np.ndarray, t_mem: int | None, t_grok: int | None,
+                       every: int, rank: int) -> float | None:
+    """Median :func:`split_ratio` over the spectra recorded in the plateau, epochs ``[T_mem,
+    T_grok)`` (to the end for a run that never grokked; from epoch 1 for one that never
+    memorised). A plateau shorter than the recording interval takes the one spectrum within
+    ``every`` epochs of its middle; ``None`` without one (or without spectra)."""
+    if spectra.shape[0] == 0:
+        return None
+    lo = max(t_mem or 1, 1)
+    hi = t_grok if t_grok is not None else math.inf
+    window = (epochs >= lo) & (epochs < hi)
+    if not window.any():
+        middle = (lo + (hi if math.isfinite(hi) else lo)) / 2
+        gap = np.abs(epochs - middle)
+        window = (gap == gap.min()) & (gap <= every) & (epochs >= 1)
+        if not window.any():
+            return None
+    value = float(np.median(split_ratio(spectra[window], rank)))
+    return value if math.isfinite(value) else None
 
 
 def law_inputs(m: RunMeasure) -> dict[str, float | None]:
@@ -249,11 +266,24 @@ def _clean(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[np.nda
     return x[keep], y[keep]
 
 
-def fit_law(x: Sequence[float | None], delay: Sequence[float | None], *, confidence: float = 0.95) -> LawFit | None:
+#: A fit needs runs in at least this many grid cells: seeds of one cell differ in ``x`` only by
+#: noise, and a slope through noise is no test of a law.
+MIN_CELLS = 3
+
+
+def fit_law(x: Sequence[float | None], delay: Sequence[float | None], *, confidence: float = 0.95,
+            cells: Sequence[object] | None = None) -> LawFit | None:
     """The log-log fit of ``delay`` on ``x`` (runs where either is missing or <= 0 left out);
-    ``None`` with fewer than three runs or a single distinct ``x``."""
+    ``None`` with fewer than three runs, a single distinct ``x``, or (with ``cells``, one label
+    per run such as its ``(lr, wd)``) runs in fewer than :data:`MIN_CELLS` distinct cells."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    if cells is not None:
+        xa = np.array([np.nan if v is None else v for v in x], dtype=float)
+        ya = np.array([np.nan if v is None else v for v in delay], dtype=float)
+        ok = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
+        if len({c for c, k in zip(cells, ok) if k}) < MIN_CELLS:
+            return None
     xs, ys = _clean(x, delay)
     if len(xs) < 3 or np.ptp(np.log(xs)) == 0:
         return None
@@ -282,8 +312,8 @@ class OutOfSample:
 def out_of_sample(x: Sequence[float | None], delay: Sequence[float | None],
                   groups: Sequence[float]) -> OutOfSample | None:
     """Fit on every group but one, predict that one's runs, for each group in turn (the
-    chapter's groups are the learning rates: the law must carry over to an ``eta`` it never
-    saw). ``None`` when fewer than two groups have a fit."""
+    chapter's groups are the learning rates, else the weight decays: the law must carry over
+    to a value it never saw). ``None`` when fewer than two groups have a fit."""
     x = np.array([np.nan if v is None else v for v in x], dtype=float)
     y = np.array([np.nan if v is None else v for v in delay], dtype=float)
     g = np.asarray(groups, dtype=float)
@@ -338,7 +368,7 @@ def censored_test(group: Sequence[RunMeasure], law: str, fit: LawFit | None) -> 
     for m in stuck:
         budget = (m.max_epochs - m.t_mem) * m.steps_per_epoch
         if law == LAWS[0]:
-            ratio = 2.0 * math.log(m.norm_mem / post_norm)
+            ratio = 2.0 * math.log(m.norm_mem / post_norm) if m.norm_mem > 0 and post_norm > 0 else -math.inf
             if ratio <= 0 or m.weight_decay <= 0:
                 expected += 1
                 continue
@@ -347,7 +377,7 @@ def censored_test(group: Sequence[RunMeasure], law: str, fit: LawFit | None) -> 
             if m.anisotropy is None or not m.anisotropy > 0:
                 continue
             x = m.anisotropy / m.lr
-        expected += bool(math.exp(fit.intercept + fit.slope * math.log(x)) < budget)
+        expected += bool(fit.intercept + fit.slope * math.log(x) < math.log(budget))
     return CensoredTest(expected, len(stuck))
 
 
@@ -363,41 +393,88 @@ def contraction_speedup(m: RunMeasure) -> float | None:
 
 
 def _good(law: str, fits: dict, oos: dict, censored: dict | None) -> bool:
-    c = (censored or {}).get(law)
-    return bool(fits.get(law) is not None and fits[law].fits and oos.get(law) is not None
-                and oos[law].beats_null and (c is None or c.passes))
+    return law_status(law, fits, oos, censored)[0] is True
+
+
+def law_status(law: str, fits: dict, oos: dict, censored: dict | None = None,
+               grew: tuple[int, int] | None = None) -> tuple[bool | None, str]:
+    """``(holds, reason)`` for one law: False when it does not fit, when it expected most of
+    the runs that never grokked to grok (:func:`censored_test`), or (norm separation, with
+    ``grew = (runs whose norm grew, runs that grokked)``) when the norm grew during the
+    plateau in most runs that grokked; None when it fits but could not be tested out of sample
+    or had too few runs; True when it fits and beats the null out of sample."""
+    f, o, c = fits.get(law), oos.get(law), (censored or {}).get(law)
+    if grew is not None and grew[1] and 2 * grew[0] > grew[1]:
+        return False, f"{law}: the norm grew during the plateau in {grew[0]} of the {grew[1]} runs that grokked"
+    if f is None:
+        return None, f"{law}: too few runs that grokked (in {MIN_CELLS} or more cells of the grid)"
+    if not f.fits:
+        return False, f"{law}: R² {f.r2:.2f}, slope {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]"
+    if c is not None and not c.passes:
+        return False, f"{law}: expected {c.expected} of the {c.n} runs that never grokked to grok within the budget"
+    if o is None:
+        return None, f"{law}: fits, but too few groups of runs to test out of sample"
+    if not o.beats_null:
+        return False, f"{law}: no better than the null out of sample"
+    return True, f"{law}: fits and predicts"
 
 
 def neither_fits(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None],
-                 censored: dict[str, CensoredTest | None] | None = None) -> bool:
-    """True when no law fits (:attr:`LawFit.fits`), beats the null out of sample and (with
-    ``censored``) passes :func:`censored_test`."""
-    return not any(_good(law, fits, oos, censored) for law in LAWS)
+                 censored: dict[str, CensoredTest | None] | None = None,
+                 grew: tuple[int, int] | None = None) -> bool:
+    """True when no law holds by :func:`law_status` (fits, beats the null out of sample, and
+    with ``censored`` passes :func:`censored_test`; ``grew`` applies to norm separation)."""
+    return not any(law_status(law, fits, oos, censored, grew if law == LAWS[0] else None)[0] is True
+                   for law in LAWS)
 
 
 def verdict(fits: dict[str, LawFit | None], oos: dict[str, OutOfSample | None],
-            censored: dict[str, CensoredTest | None] | None = None) -> str:
-    """One sentence per (setting, method), computed from the two fits, their out-of-sample
-    errors and (with ``censored``) :func:`censored_test`: the law that fits and predicts best,
-    both, or neither (and why); a law without an out-of-sample test (runs that grokked at
-    fewer than two learning rates) counts as untested."""
-    good = [law for law in LAWS if _good(law, fits, oos, censored)]
+            censored: dict[str, CensoredTest | None] | None = None, grew: tuple[int, int] | None = None) -> str:
+    """One sentence per (setting, method), computed by :func:`law_status` for each law: the law
+    that holds (the better held-out error when both do), or neither, with each law's reason."""
+    status = {law: law_status(law, fits, oos, censored, grew if law == LAWS[0] else None) for law in LAWS}
+    good = [law for law in LAWS if status[law][0] is True]
     if len(good) == 2:
         best = min(good, key=lambda law: oos[law].law)
-        return f"both laws fit; {best} predicts held-out learning rates better"
+        return f"both laws fit; {best} predicts held-out runs better"
     if len(good) == 1:
-        return f"{good[0]} fits and predicts; the other does not"
-    reasons = []
-    for law in LAWS:
-        f, o = fits.get(law), oos.get(law)
-        if f is None or o is None:
-            reasons.append(f"{law}: too few runs to test (fewer than two learning rates with a fit)")
-        elif not f.fits:
-            reasons.append(f"{law}: R² {f.r2:.2f}, slope {f.slope:.2f} [{f.low:.2f}, {f.high:.2f}]")
-        elif not o.beats_null:
-            reasons.append(f"{law}: no better than the null out of sample")
-        else:
-            c = (censored or {})[law]
-            reasons.append(f"{law}: expected {c.expected} of the {c.n} runs that never grokked to grok "
-                           "within the budget")
-    return "neither law fits (" + "; ".join(reasons) + ")"
+        other = next(law for law in LAWS if law != good[0])
+        return f"{good[0]} fits and predicts; not {status[other][1]}"
+    return "neither law fits (" + "; ".join(status[law][1] for law in LAWS) + ")"
+
+
+@dataclass(frozen=True)
+class RateFit:
+    """``log delay = c + a log(eta) + b log(lambda)`` over ``n`` runs that grokked: each
+    exponent with its two-sided t interval (``(value, low, high)``) and the fit's R².
+    Norm separation with a norm ratio that does not vary predicts ``a = b = -1``; anisotropy
+    with a ``kappa`` that does not depend on ``lambda`` predicts ``a = -1``, ``b = 0``."""
+
+    lr: tuple[float, float, float]
+    weight_decay: tuple[float, float, float]
+    r2: float
+    n: int
+
+
+def fit_rates(group: Sequence[RunMeasure], *, confidence: float = 0.95) -> RateFit | None:
+    """:class:`RateFit` on the runs of ``group`` that grokked; ``None`` with fewer than four
+    such runs or fewer than two distinct values of either hyper-parameter."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    done = [m for m in group if m.delay_steps is not None and m.weight_decay > 0]
+    if len(done) < 4 or len({m.lr for m in done}) < 2 or len({m.weight_decay for m in done}) < 2:
+        return None
+    X = np.column_stack([np.ones(len(done)), np.log([m.lr for m in done]), np.log([m.weight_decay for m in done])])
+    y = np.log([m.delay_steps for m in done])
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    dof = len(done) - 3
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
+    if dof < 1:
+        return None
+    cov = float((resid ** 2).sum()) / dof * np.linalg.pinv(X.T @ X)
+    t = stats.t.ppf(0.5 + confidence / 2, dof)
+    interval = lambda i: (float(beta[i]), float(beta[i] - t * math.sqrt(cov[i, i])),
+                          float(beta[i] + t * math.sqrt(cov[i, i])))
+    return RateFit(lr=interval(1), weight_decay=interval(2), r2=r2, n=len(done))

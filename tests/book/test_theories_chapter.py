@@ -76,5 +76,21 @@ def test_predictions_feed_the_figure():
     np.testing.assert_allclose(d["predicted"], d["delay"], rtol=0.1)
 
 
+def test_one_learning_rate_is_tested_by_leaving_out_weight_decays():
+    ms = [m for m in _grid() if m.lr == th.GRID["parity"].lrs[-1]]
+    ns = next(r for r in bt.reports(ms) if r.law == "norm separation")
+    assert ns.held_out == "weight decay" and ns.oos is not None and ns.status()[0] is True
+
+
+def test_every_seed_diverged_and_empty_contraction_rows():
+    ms = [th.RunMeasure(**{**m.__dict__, "status": "diverged", "t_mem": None, "t_grok": None, "norm_mem": None,
+                           "norm_grok": None}) for m in _grid()]
+    rs = bt.reports(ms)
+    assert all(r.fit is None for r in rs)
+    assert bt.contraction_table(ms).rows[0][2] == "0"
+    assert bt.grid_table(ms, "parity", "vanilla").rows[0][1] == "diverged ×1"
+    assert all(c.holds is None for c in bt.theory_checks(rs, ms))
+
+
 def test_findings_without_runs_is_empty(tmp_path):
     assert bt.findings(tmp_path) == []

@@ -65,6 +65,13 @@ def test_fit_law_recovers_a_power_law_and_its_interval():
     assert exact.fits and exact.scale == pytest.approx(2.0)
 
 
+def test_fit_law_needs_three_cells_when_given():
+    x, y = [1.0, 1.1, 0.9], [10.0, 12.0, 9.0]
+    assert th.fit_law(x, y) is not None
+    assert th.fit_law(x, y, cells=[(0.1, 1e-3)] * 3) is None  # three seeds of one cell
+    assert th.fit_law(x, y, cells=[(0.1, 1e-3), (0.2, 1e-3), (0.1, 1e-2)]) is not None
+
+
 def test_fit_law_leaves_out_missing_points_and_needs_three():
     assert th.fit_law([1.0, 2.0, None, -1.0], [1.0, 2.0, 3.0, 4.0]) is None
     assert th.fit_law([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None
@@ -81,6 +88,9 @@ def test_out_of_sample_a_true_law_beats_the_null_and_a_flat_delay_does_not():
     assert exact.n == 12
     flat = th.out_of_sample(x, np.full(x.size, 7.0), groups)
     assert flat.null == pytest.approx(0.0, abs=1e-12) and not flat.beats_null
+    rng = np.random.default_rng(1)
+    noise = th.out_of_sample(x, 100.0 * np.exp(rng.normal(0, 0.3, x.size)), groups)
+    assert noise.law > noise.null  # x carries no information: the law's extra slope only adds error
     assert th.out_of_sample(x[:4], x[:4], groups[:4]) is None  # one group: nothing to hold out
     with pytest.raises(ValueError, match="same length"):
         th.out_of_sample(x, x[:3], groups)
@@ -131,7 +141,20 @@ def test_measure_reads_the_run_history():
         assert run.train_acc[m.t_mem - 1] >= th.MEMORISED and (run.train_acc[:m.t_mem - 1] < th.MEMORISED).all()
         norm = math.hypot(run.history["hidden_norm"][m.t_mem - 1], run.history["output_norm"][m.t_mem - 1])
         assert m.norm_mem == pytest.approx(norm)
-    assert m.anisotropy is not None and m.anisotropy >= 1.0
+    assert m.anisotropy is None or math.isfinite(m.anisotropy)
+
+
+def test_plateau_anisotropy_reads_the_plateau_only():
+    rank = 4
+    spectra = np.array([[9.0, 9.0, 1.0, 1.0], [4.0, 4.0, 1.0, 1.0], [16.0, 16.0, 1.0, 1.0], [25.0, 25.0, 1.0, 1.0]])
+    epochs = np.array([0, 10, 20, 30])
+    # plateau [10, 30): epochs 10 and 20 -> ratios 16 and 256, median 136; epoch 30 (at T_grok) left out
+    assert th.plateau_anisotropy(spectra, epochs, 10, 30, 10, rank) == pytest.approx(136.0)
+    assert th.plateau_anisotropy(spectra, epochs, 10, None, 10, rank) == pytest.approx(256.0)  # to the end
+    # a plateau inside one recording interval: the spectrum nearest its middle, if within `every`
+    assert th.plateau_anisotropy(spectra, epochs, 21, 23, 10, rank) == pytest.approx(256.0)
+    assert th.plateau_anisotropy(spectra[:1], epochs[:1], 21, 23, 10, rank) is None  # only initialisation
+    assert th.plateau_anisotropy(spectra[:0], epochs[:0], 1, 3, 10, rank) is None
 
 
 def _fit(slope, r2, low=None, high=None):
@@ -152,7 +175,7 @@ def test_verdict_names_the_law_that_fits_and_predicts():
                       {"norm separation": oos_good, "anisotropy": better})
     assert both.startswith("both laws fit; anisotropy predicts")
     none = th.verdict({"norm separation": bad, "anisotropy": None}, {"norm separation": oos_bad, "anisotropy": None})
-    assert none.startswith("neither law fits") and "too few runs to test" in none and "R² 0.20" in none
+    assert none.startswith("neither law fits") and "too few runs" in none and "R² 0.20" in none
     assert th.neither_fits({"norm separation": bad, "anisotropy": None}, {})
     assert not th.neither_fits({"norm separation": good}, {"norm separation": oos_good})
 
@@ -174,7 +197,40 @@ def test_censored_test_counts_the_stuck_runs_a_law_expected_to_grok():
     verdict = th.verdict({"norm separation": _fit_ok()}, {"norm separation": th.OutOfSample(0.1, 0.5, 10)},
                          {"norm separation": c})
     assert verdict.startswith("neither") and "expected 2 of the 3 runs" in verdict
+    # a failed censored test is a failure even with no out-of-sample test
+    assert th.law_status("norm separation", {"norm separation": _fit_ok()}, {}, {"norm separation": c})[0] is False
+    assert th.law_status("norm separation", {"norm separation": _fit_ok()}, {})[0] is None
+    # huge predictors do not overflow
+    huge = _measure(t_grok=None, norm_grok=None, anisotropy=1e300, lr=1e-300)
+    steep = th.LawFit(slope=8.0, low=7.0, high=9.0, intercept=0.0, r2=0.9, n=10, scale=1.0)
+    assert th.censored_test([grokked, huge], "anisotropy", steep).expected == 0
+
+
+def test_norm_that_grew_in_most_runs_fails_norm_separation():
+    ok, reason = th.law_status("norm separation", {"norm separation": _fit_ok()},
+                               {"norm separation": th.OutOfSample(0.1, 0.5, 10)}, grew=(3, 3))
+    assert ok is False and "grew" in reason
+    assert th.law_status("norm separation", {"norm separation": _fit_ok()},
+                         {"norm separation": th.OutOfSample(0.1, 0.5, 10)}, grew=(1, 3))[0] is True
+    assert th.neither_fits({"norm separation": _fit_ok()}, {"norm separation": th.OutOfSample(0.1, 0.5, 10)},
+                           grew=(3, 3))
 
 
 def _fit_ok():
     return th.LawFit(slope=1.0, low=0.9, high=1.1, intercept=0.0, r2=0.95, n=10, scale=1.0)
+
+
+def test_fit_rates_recovers_the_exponents():
+    rng = np.random.default_rng(2)
+    group = []
+    for lr in (0.1, 0.2, 0.4):
+        for wd in (1e-4, 1e-3, 1e-2):
+            for seed in range(2):
+                delay_epochs = 5.0 * lr ** -1.0 * wd ** -0.5 * math.exp(rng.normal(0, 0.02))
+                group.append(_measure(lr=lr, weight_decay=wd, seed=seed, t_mem=1, steps_per_epoch=1,
+                                      t_grok=1 + round(delay_epochs)))
+    f = th.fit_rates(group)
+    assert f.lr[1] < -1.0 < f.lr[2] and f.weight_decay[1] < -0.5 < f.weight_decay[2]
+    assert f.r2 > 0.99 and f.n == 18
+    assert th.fit_rates(group[:3]) is None
+    assert th.fit_rates([m for m in group if m.lr == 0.1]) is None  # one learning rate: no exponent
