@@ -157,6 +157,15 @@ class RunMeasure:
     norm_mem: float | None
     norm_grok: float | None
     anisotropy: float | None
+    #: The largest norm from ``T_mem`` to ``T_grok`` (to the end for a run that never grokked):
+    #: the memorising solution's norm, which a network may still be growing towards at
+    #: ``T_mem``; ``None``: take ``norm_mem``.
+    norm_peak: float | None = None
+
+    @property
+    def memorising_norm(self) -> float | None:
+        """``|theta_mem|`` of the norm-separation law: :attr:`norm_peak`, else :attr:`norm_mem`."""
+        return self.norm_peak if self.norm_peak is not None else self.norm_mem
 
     @property
     def delay_steps(self) -> float | None:
@@ -167,8 +176,8 @@ class RunMeasure:
 
     @property
     def outcome(self) -> str:
-        """``"diverged"``, ``"never memorised"``, ``"never grokked"``, ``"norm grew"`` (law (a)
-        has no prediction) or ``"grokked"``."""
+        """``"diverged"``, ``"never memorised"``, ``"never grokked"``, ``"norm grew"`` (the norm
+        at ``T_grok`` is the largest since ``T_mem``: law (a) has no prediction) or ``"grokked"``."""
         if self.status == "diverged":
             return "diverged"
         if self.t_mem is None:
@@ -180,9 +189,19 @@ class RunMeasure:
 
     @property
     def log_norm_ratio(self) -> float | None:
-        if self.norm_mem is None or self.norm_grok is None or not (self.norm_mem > 0 and self.norm_grok > 0):
-            return None
-        return 2.0 * math.log(self.norm_mem / self.norm_grok)
+        """``log(|theta_mem|^2 / |theta_post|^2)`` with :attr:`memorising_norm` and the norm at ``T_grok``."""
+        return _log_ratio(self.memorising_norm, self.norm_grok)
+
+    @property
+    def log_plateau_ratio(self) -> float | None:
+        """``log`` of the squared norm at ``T_mem`` over that at ``T_grok``: what the plateau did."""
+        return _log_ratio(self.norm_mem, self.norm_grok)
+
+
+def _log_ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not (a > 0 and b > 0):
+        return None
+    return 2.0 * math.log(a / b)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -205,7 +224,8 @@ def measure(run: RunResult) -> RunMeasure:
                       steps_per_epoch=run.summary["n_train"] // c.batch_size,
                       max_epochs=c.max_epochs, t_mem=t_mem, t_grok=t_grok,
                       norm_mem=None if t_mem is None else float(norm[t_mem - 1]),
-                      norm_grok=None if t_grok is None else float(norm[t_grok - 1]), anisotropy=kappa)
+                      norm_grok=None if t_grok is None else float(norm[t_grok - 1]), anisotropy=kappa,
+                      norm_peak=None if t_mem is None else float(norm[t_mem - 1:t_grok].max()))
 
 
 def plateau_anisotropy(spectra: np.ndarray, epochs: np.ndarray, t_mem: int | None, t_grok: int | None,
@@ -368,7 +388,8 @@ def censored_test(group: Sequence[RunMeasure], law: str, fit: LawFit | None) -> 
     for m in stuck:
         budget = (m.max_epochs - m.t_mem) * m.steps_per_epoch
         if law == LAWS[0]:
-            ratio = 2.0 * math.log(m.norm_mem / post_norm) if m.norm_mem > 0 and post_norm > 0 else -math.inf
+            ratio = _log_ratio(m.memorising_norm, post_norm)
+            ratio = -math.inf if ratio is None else ratio
             if ratio <= 0 or m.weight_decay <= 0:
                 expected += 1
                 continue
@@ -386,7 +407,7 @@ def contraction_speedup(m: RunMeasure) -> float | None:
     alone shrinks it: ``log(|theta_mem|^2/|theta_post|^2) / delay`` over ``2 eta lambda``
     (plain SGD's rate per step on a weight no gradient pushes back). ``None`` unless both
     times exist and the weight decay is positive; negative when the norm grew."""
-    ratio, delay = m.log_norm_ratio, m.delay_steps
+    ratio, delay = m.log_plateau_ratio, m.delay_steps
     if ratio is None or delay is None or m.weight_decay <= 0:
         return None
     return ratio / delay / (2.0 * m.lr * m.weight_decay)

@@ -234,3 +234,21 @@ def test_fit_rates_recovers_the_exponents():
     assert f.r2 > 0.99 and f.n == 18
     assert th.fit_rates(group[:3]) is None
     assert th.fit_rates([m for m in group if m.lr == 0.1]) is None  # one learning rate: no exponent
+
+
+def test_the_memorising_norm_is_the_peak_of_the_plateau():
+    m = _measure(norm_mem=5.0, norm_peak=20.0, norm_grok=10.0)
+    assert m.log_norm_ratio == pytest.approx(2 * math.log(2.0))  # peak over the norm at T_grok
+    assert m.log_plateau_ratio == pytest.approx(2 * math.log(0.5))  # what the plateau did: the norm grew
+    assert m.outcome == "grokked" and th.contraction_speedup(m) < 0
+    assert _measure(norm_mem=5.0, norm_peak=None, norm_grok=10.0).outcome == "norm grew"
+
+
+def test_measure_takes_the_peak_norm_between_the_two_times():
+    config = make_config("parity", "vanilla", preset="smoke", seed=0, spectrum_every=1)
+    run = train(config)
+    m = th.measure(run)
+    assert m.t_mem is not None  # the smoke run memorises; the peak is read over [T_mem, T_grok or the end]
+    norm = np.hypot(run.history["hidden_norm"].astype(float), run.history["output_norm"].astype(float))
+    assert m.norm_peak == pytest.approx(norm[m.t_mem - 1:m.t_grok].max())
+    assert m.norm_peak >= m.norm_mem
