@@ -189,13 +189,18 @@ def outcome_counts(ms: Sequence[th.RunMeasure]) -> dict[tuple[str, str], dict[st
     return out
 
 
+def _speedups(group: Sequence[th.RunMeasure]) -> np.ndarray:
+    """:func:`egd.validation.theories.contraction_speedup` of the runs of ``group`` that have one."""
+    return np.array([x for x in map(th.contraction_speedup, group) if x is not None], dtype=float)
+
+
 def contraction_table(ms: Sequence[th.RunMeasure], caption: str = "") -> display.Table:
     """Per (setting, method): the squared norm's shrink rate over the plateau in units of
     ``2 eta lambda`` (:func:`egd.validation.theories.contraction_speedup`): median and range
     over the runs that grokked, and how many of them saw the norm grow instead."""
     rows = []
     for (setting, method), group in _groups(ms).items():
-        v = np.array([x for x in map(th.contraction_speedup, group) if x is not None])
+        v = _speedups(group)
         if v.size == 0:
             rows.append([_name(setting), method_label(method), "0", "–", "–", "–"])
             continue
@@ -258,9 +263,8 @@ def theory_checks(rs: Sequence[LawReport], ms: Sequence[th.RunMeasure]) -> list[
     for setting in th.GRID:
         rates = {}
         for method in th.THEORY_METHODS:
-            v = [x for m in ms if m.setting == setting and m.method == method
-                 for x in [th.contraction_speedup(m)] if x is not None]
-            rates[method] = float(np.median(v)) if v else math.nan
+            v = _speedups([m for m in ms if m.setting == setting and m.method == method])
+            rates[method] = float(np.median(v)) if v.size else math.nan
         a, b = rates.get("egd-svd", math.nan), rates.get("vanilla", math.nan)
         checks.append(display.Check(
             f"EGD shrinks the norm faster than vanilla SGD during the plateau on {_name(setting)}",

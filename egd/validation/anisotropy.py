@@ -220,9 +220,9 @@ def spectrum_split_ratio(singular_values: np.ndarray, p: int) -> np.ndarray:
     if s.shape[-1] < 2 * p:
         raise ValueError(f"singular_values must have at least 2p = {2 * p} entries on the last axis, "
                          f"got {s.shape[-1]}")
-    upper = np.median(s[..., :p], axis=-1)
-    lower = np.median(s[..., p:2 * p - 1], axis=-1)
-    return (upper / lower) ** 2
+    from .theories import split_ratio
+
+    return split_ratio(s, 2 * p - 1)  # the data part's rank; its halves are s[:p] and s[p:2p-1]
 
 
 def full_batch_gradient(config: RunConfig, *, include_l2: bool = True) -> dict[str, np.ndarray]:

@@ -131,7 +131,8 @@ def split_ratio(singular_values: np.ndarray, rank: int) -> np.ndarray:
 
     ``singular_values``: ``(..., m)`` descending, ``m >= rank``. The data part of the gradient
     fills at most ``rank`` directions; the rest is weight decay's floor, left out. For a
-    modular task (``rank = 2p - 1``) this is :func:`egd.validation.anisotropy.spectrum_split_ratio`.
+    modular task (``rank = 2p - 1``) it is :func:`egd.validation.anisotropy.spectrum_split_ratio`,
+    which calls it.
     """
     s = np.asarray(singular_values, dtype=float)
     if not 2 <= rank <= s.shape[-1]:
@@ -279,11 +280,11 @@ class LawFit:
         return bool(self.r2 >= FIT_R2 and (self.low <= 1.0 <= self.high or abs(self.slope - 1.0) <= SLOPE_TOLERANCE))
 
 
-def _clean(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+def _usable(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as float arrays (None -> NaN) and the mask of points a log-log fit can use."""
     x = np.array([np.nan if v is None else v for v in x], dtype=float)
     y = np.array([np.nan if v is None else v for v in y], dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    return x[keep], y[keep]
+    return x, y, np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
 
 
 #: A fit needs runs in at least this many grid cells: seeds of one cell differ in ``x`` only by
@@ -298,13 +299,13 @@ def fit_law(x: Sequence[float | None], delay: Sequence[float | None], *, confide
     per run such as its ``(lr, wd)``) runs in fewer than :data:`MIN_CELLS` distinct cells."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    if cells is not None:
-        xa = np.array([np.nan if v is None else v for v in x], dtype=float)
-        ya = np.array([np.nan if v is None else v for v in delay], dtype=float)
-        ok = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
-        if len({c for c, k in zip(cells, ok) if k}) < MIN_CELLS:
-            return None
-    xs, ys = _clean(x, delay)
+    if len(x) != len(delay) or (cells is not None and len(cells) != len(x)):
+        raise ValueError(f"x, delay (and cells) must have the same length, got {len(x)}, {len(delay)}"
+                         + ("" if cells is None else f", {len(cells)}"))
+    xa, ya, ok = _usable(x, delay)
+    if cells is not None and len({c for c, k in zip(cells, ok) if k}) < MIN_CELLS:
+        return None
+    xs, ys = xa[ok], ya[ok]
     if len(xs) < 3 or np.ptp(np.log(xs)) == 0:
         return None
     fit = stats.linregress(np.log(xs), np.log(ys))
@@ -334,12 +335,10 @@ def out_of_sample(x: Sequence[float | None], delay: Sequence[float | None],
     """Fit on every group but one, predict that one's runs, for each group in turn (the
     chapter's groups are the learning rates, else the weight decays: the law must carry over
     to a value it never saw). ``None`` when fewer than two groups have a fit."""
-    x = np.array([np.nan if v is None else v for v in x], dtype=float)
-    y = np.array([np.nan if v is None else v for v in delay], dtype=float)
     g = np.asarray(groups, dtype=float)
-    if not (len(x) == len(y) == len(g)):
-        raise ValueError(f"x, delay and groups must have the same length, got {len(x)}, {len(y)}, {len(g)}")
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if not (len(x) == len(delay) == len(g)):
+        raise ValueError(f"x, delay and groups must have the same length, got {len(x)}, {len(delay)}, {len(g)}")
+    x, y, ok = _usable(x, delay)
     law_err, null_err = [], []
     for held in np.unique(g[ok]):
         train, test = ok & (g != held), ok & (g == held)

@@ -78,6 +78,10 @@ def test_fit_law_leaves_out_missing_points_and_needs_three():
     assert th.fit_law([1.0, 2.0, 4.0, None], [1.0, 2.0, 4.0, 5.0]).n == 3
     with pytest.raises(ValueError, match="confidence"):
         th.fit_law([1.0, 2.0, 4.0], [1.0, 2.0, 4.0], confidence=1.0)
+    with pytest.raises(ValueError, match="same length"):
+        th.fit_law([1.0, 2.0, 4.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="same length"):
+        th.fit_law([1.0, 2.0, 4.0], [1.0, 2.0, 4.0], cells=[1, 2])
 
 
 def test_out_of_sample_a_true_law_beats_the_null_and_a_flat_delay_does_not():
