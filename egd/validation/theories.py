@@ -50,7 +50,7 @@ __all__ = ["THEORIES_SUBDIR", "MEMORISED", "GridSetting", "GRID", "THEORY_METHOD
            "law_inputs", "out_of_sample", "OutOfSample", "contraction_speedup", "verdict", "LAWS",
            "FIT_R2", "SLOPE_TOLERANCE", "neither_fits",
            "CensoredTest", "censored_test", "law_status", "plateau_anisotropy", "MIN_CELLS",
-           "RateFit", "fit_rates"]
+           "RateFit", "fit_rates", "EGDMechanism", "egd_mechanism"]
 
 #: The runs live in their own subfolder of the results folder.
 THEORIES_SUBDIR = "12_theories"
@@ -410,6 +410,65 @@ def contraction_speedup(m: RunMeasure) -> float | None:
     if ratio is None or delay is None or m.weight_decay <= 0:
         return None
     return ratio / delay / (2.0 * m.lr * m.weight_decay)
+
+
+@dataclass(frozen=True)
+class EGDMechanism:
+    """How EGD shortened the plateau on one task, against vanilla SGD on the same grid.
+
+    ``speedup`` is the measured one: over the cells ``(eta, lambda)`` where both methods
+    grokked on some seed, the median of vanilla's median delay over EGD's. ``contraction``
+    is EGD's median :func:`contraction_speedup`: its squared norm shrank ``contraction``
+    times faster over the plateau than weight decay alone shrinks it (``2 eta lambda`` per
+    step). If the plateau were the time that contraction needs (the norm-separation
+    reading), a faster contraction would shorten it by at most that factor, so the rest,
+    ``speedup / max(contraction, 1)``, is what the equalised data directions account for.
+    """
+
+    cells: int
+    speedup: float
+    contraction: float
+
+    @property
+    def via_norm(self) -> bool:
+        """EGD's norm shrank faster than weight decay alone shrinks it."""
+        return self.contraction > 1.0
+
+    @property
+    def unexplained(self) -> float:
+        """The speed-up left over once the faster contraction is credited in full."""
+        return self.speedup / max(self.contraction, 1.0)
+
+    @property
+    def via_data(self) -> bool:
+        """The speed-up exceeds what the faster contraction can give (by more than 2x)."""
+        return self.unexplained > 2.0
+
+    def answer(self) -> str:
+        """``"both"``, ``"the norm contraction"``, ``"equalising the data directions"`` or ``"neither"``."""
+        if self.via_norm and self.via_data:
+            return "both"
+        if self.via_norm:
+            return "the norm contraction"
+        return "equalising the data directions" if self.via_data else "neither"
+
+
+def egd_mechanism(vanilla: Sequence[RunMeasure], egd: Sequence[RunMeasure]) -> EGDMechanism | None:
+    """:class:`EGDMechanism` of one task from its vanilla and EGD runs; ``None`` without a cell
+    where both grokked or without an EGD run whose contraction could be measured."""
+    def by_cell(group):
+        out: dict[tuple[float, float], list[float]] = {}
+        for m in group:
+            if m.delay_steps is not None:
+                out.setdefault((m.lr, m.weight_decay), []).append(m.delay_steps)
+        return {cell: float(np.median(v)) for cell, v in out.items()}
+
+    v, e = by_cell(vanilla), by_cell(egd)
+    shared = sorted(set(v) & set(e))
+    rates = [x for x in map(contraction_speedup, egd) if x is not None]
+    if not shared or not rates:
+        return None
+    return EGDMechanism(len(shared), float(np.median([v[c] / e[c] for c in shared])), float(np.median(rates)))
 
 
 def _good(law: str, fits: dict, oos: dict, censored: dict | None) -> bool:

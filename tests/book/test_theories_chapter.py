@@ -94,3 +94,12 @@ def test_every_seed_diverged_and_empty_contraction_rows():
 
 def test_findings_without_runs_is_empty(tmp_path):
     assert bt.findings(tmp_path) == []
+
+
+def test_mechanism_table_has_a_row_per_task():
+    vanilla = _grid()
+    egd = [th.RunMeasure(**{**m.__dict__, "method": "egd-svd", "t_grok": m.t_mem + 1}) for m in vanilla]
+    table = bt.mechanism_table(vanilla + egd)
+    assert [row[0] for row in table.rows] == ["a + b mod 97", "Parity(100, 3)"]
+    assert table.rows[0][-1] == "no cell where both grokked"
+    assert table.rows[1][1] == "12" and table.rows[1][-1] in ("both", "equalising the data directions")

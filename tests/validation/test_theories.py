@@ -118,6 +118,28 @@ def test_contraction_speedup_is_one_for_pure_weight_decay():
     assert th.contraction_speedup(_measure(weight_decay=0.0)) is None
 
 
+def test_egd_mechanism_credits_the_contraction_then_the_data_directions():
+    def egd(rate, t_grok, **kw):
+        # a squared norm that shrank rate x faster than weight decay alone over the plateau
+        steps = (t_grok - 10) * 10
+        return _measure(method="egd-svd", t_grok=t_grok, norm_grok=10.0 * math.exp(-rate * 0.05 * 0.01 * steps), **kw)
+
+    vanilla = [_measure(t_grok=t) for t in (410, 810, 1210)]  # median delay 800 epochs
+    # 4x faster contraction and a 4x shorter plateau: the norm accounts for all of it
+    m = th.egd_mechanism(vanilla, [egd(4.0, 210)])
+    assert (m.cells, m.speedup, m.contraction) == (1, pytest.approx(4.0), pytest.approx(4.0, rel=1e-6))
+    assert m.answer() == "the norm contraction" and m.unexplained == pytest.approx(1.0)
+    # same contraction, 40x shorter plateau: both
+    assert th.egd_mechanism(vanilla, [egd(4.0, 30)]).answer() == "both"
+    # slower contraction than weight decay alone, 40x shorter: the data directions only
+    slow = th.egd_mechanism(vanilla, [egd(0.1, 30)])
+    assert slow.answer() == "equalising the data directions" and slow.unexplained == pytest.approx(40.0)
+    assert th.egd_mechanism(vanilla, [egd(0.5, 410)]).answer() == "neither"
+    # cells are matched: an EGD run in another cell gives no comparison
+    assert th.egd_mechanism(vanilla, [egd(4.0, 30, lr=0.1)]) is None
+    assert th.egd_mechanism(vanilla, [_measure(method="egd-svd", t_grok=None)]) is None
+
+
 def test_law_inputs():
     x = th.law_inputs(_measure())
     assert x["norm separation"] == pytest.approx(2 * math.log(2) / (0.05 * 0.01))
