@@ -7,7 +7,7 @@ r"""EGD as an optimizer: one in-place core, three ways to use it.
 All three call :func:`orthogonalize_grads_` with the same :class:`EGDOptions`, i.e. the
 keyword options of :func:`egd.orthogonalize` (``method``, ``rank``, ``n_iter``,
 ``oversampling``, ``rtol``, ``ns_steps``, ``ns_coefficients``, ``check_finite``,
-``spectral_cutoff``).
+``spectral_cutoff``, ``batch_rank``).
 Each selected gradient is viewed as a matrix ``(shape[0], -1)`` (conv weights
 ``(out, in*kh*kw)``), replaced by ``U V^T`` (paper eq. 11) and written back in place.
 
@@ -64,12 +64,13 @@ class EGDOptions:
     ns_coefficients: Any = D.DEFAULT_NS_COEFFICIENTS
     check_finite: bool = D.DEFAULT_CHECK_FINITE
     spectral_cutoff: float | None = None
+    batch_rank: int | None = None
 
     def __post_init__(self) -> None:
         validate_orthogonalize_options(
             method=self.method, rank=self.rank, n_iter=self.n_iter, oversampling=self.oversampling,
             rtol=self.rtol, ns_steps=self.ns_steps, ns_coefficients=self.ns_coefficients,
-            spectral_cutoff=self.spectral_cutoff,
+            spectral_cutoff=self.spectral_cutoff, batch_rank=self.batch_rank,
         )
         if not isinstance(self.check_finite, bool):
             raise ValueError(f"check_finite must be a bool, got {self.check_finite!r}")

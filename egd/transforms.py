@@ -110,6 +110,7 @@ def validate_orthogonalize_options(
     ns_steps: int,
     ns_coefficients,
     spectral_cutoff: float | None = None,
+    batch_rank: int | None = None,
 ) -> None:
     """Raise ``ValueError`` naming the first bad option of :func:`orthogonalize`."""
     if method is not None and method not in D.METHODS:
@@ -130,6 +131,12 @@ def validate_orthogonalize_options(
         if (isinstance(spectral_cutoff, bool) or not isinstance(spectral_cutoff, (int, float))
                 or not 0.0 <= spectral_cutoff < 1.0):
             raise ValueError(f"spectral_cutoff must be None or a float in [0, 1), got {spectral_cutoff!r}")
+    if batch_rank is not None:
+        if method == "newton_schulz":
+            raise ValueError(f"batch_rank is not available with method='newton_schulz' (it cannot single out "
+                             f"directions); got batch_rank={batch_rank!r}")
+        if isinstance(batch_rank, bool) or not isinstance(batch_rank, int) or batch_rank < 1:
+            raise ValueError(f"batch_rank must be None or an int >= 1 (the mini-batch size), got {batch_rank!r}")
     for name, value in (("n_iter", n_iter), ("oversampling", oversampling)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
@@ -260,6 +267,7 @@ def orthogonalize(
     ns_coefficients=D.DEFAULT_NS_COEFFICIENTS,
     check_finite: bool = D.DEFAULT_CHECK_FINITE,
     spectral_cutoff: float | None = None,
+    batch_rank: int | None = None,
 ) -> Tensor:
     r"""EGD's update direction :math:`U V^\top` for :math:`G = U S V^\top` (paper Eq. 11).
 
@@ -312,6 +320,21 @@ def orthogonalize(
             weight decay acts on a unit step (``lr`` per step along each). The value is
             problem-specific (0.01 suited sparse parity (100, 3) and slowed (400, 2) about
             8x). ``None`` or 0: no cut. Not used by ``newton_schulz``.
+        batch_rank: the number of examples ``B`` in the mini-batch the gradient came from,
+            for a loss that holds an L2 term ``0.5 wd ||W||^2``. Where the input side of
+            ``G`` is the shorter (``n <= m``: a ``Linear(in, out)`` weight with
+            ``in <= out``), the data gradient ``sum_i d_i x_i^T`` spans at most ``B`` input
+            directions and the rest carry only ``wd * W``; exact EGD gives each of them a
+            unit step, shrinking the weights on inputs the batch did not sample (the
+            relevant ones included) by ``lr`` per step, which stalls some runs. There
+            ``batch_rank`` keeps the top ``B`` directions, as ``rank=B`` does. Where the
+            output side is the shorter (``n > m``) the extra directions are hidden units
+            without a data gradient, their unit steps are fast weight decay, and the
+            transform stays exact. Use it for a first layer trained with L2 weight decay
+            on batches smaller than its input dimension: on sparse parity it grokked on
+            every seed of the paper's three settings where exact EGD stalled on some (book
+            chapter "When exact EGD stalls"); with ``B`` at least the smaller side it
+            changes nothing. ``None``: no truncation. Not used by ``newton_schulz``.
 
     Returns:
         ``U V^T`` with ``G``'s shape, dtype and device. ``||U V^T||_F^2 = rank(G)`` (or the
@@ -321,7 +344,7 @@ def orthogonalize(
         TypeError: ``G`` is not a tensor.
         ValueError: bad option (unknown ``method``, ``rsvd`` without ``rank`` or ``rank`` with
             ``newton_schulz``, a negative count, ``rtol`` or ``spectral_cutoff`` outside
-            ``[0, 1)``, malformed
+            ``[0, 1)``, ``batch_rank`` not a positive int, malformed
             ``ns_coefficients``), ``G`` with fewer than 2 dimensions or not floating point, or
             non-finite ``G``; the message names the parameter.
 
@@ -341,9 +364,12 @@ def orthogonalize(
     validate_orthogonalize_options(
         method=method, rank=rank, n_iter=n_iter, oversampling=oversampling, rtol=rtol,
         ns_steps=ns_steps, ns_coefficients=ns_coefficients, spectral_cutoff=spectral_cutoff,
+        batch_rank=batch_rank,
     )
     _check_matrix(G, "G", check_finite)
     m, n = G.shape[-2:]
+    if batch_rank is not None and n <= m:  # the input side is the shorter: keep the batch's directions
+        rank = batch_rank if rank is None else min(rank, batch_rank)
     tol = resolve_rtol(rtol, m, n, G.dtype)
     if method is None:
         method = D.default_method(G.device)

@@ -64,6 +64,7 @@ from .engine import (
     Interrupted,
     TrainState,
     _DeferredInterrupt,
+    batch_rank,
     build_model,
     correct,
     per_example_loss,
@@ -347,7 +348,8 @@ class BatchedTrainer:
                 continue
             if method.transform == "orthogonalize":
                 key = (("rsvd", pos) if method.orthogonalize_method == "rsvd"
-                       else ("orth", (method.orthogonalize_method, config.rank, config.spectral_cutoff)))
+                       else ("orth", (method.orthogonalize_method, config.rank, config.spectral_cutoff,
+                                      batch_rank(method, config))))
             elif method.transform == "column_normalize":
                 key = ("colnorm", config.colnorm_floor)
             else:
@@ -357,17 +359,18 @@ class BatchedTrainer:
         return self._groups
 
     def _orthogonalize_group(self, G: Tensor, positions: list[int], option: tuple) -> None:
-        method, rank, cutoff = option  # runs share a call when their method, rank and cutoff agree
+        method, rank, cutoff, batch = option  # runs share a call when all four agree
         sel = self._index(positions)
         sub = G if sel is None else G.index_select(0, sel)
         try:
-            out = orthogonalize(sub, method=method, rank=rank, spectral_cutoff=cutoff, check_finite=False)
+            out = orthogonalize(sub, method=method, rank=rank, spectral_cutoff=cutoff, batch_rank=batch,
+                                check_finite=False)
         except (torch.linalg.LinAlgError, RuntimeError):
             out = sub.clone()
             for k, pos in enumerate(positions):  # find the run(s) whose gradient broke the linear algebra
                 try:
                     out[k] = orthogonalize(sub[k], method=method, rank=rank, spectral_cutoff=cutoff,
-                                           check_finite=False)
+                                           batch_rank=batch, check_finite=False)
                 except (torch.linalg.LinAlgError, RuntimeError):
                     if torch.isfinite(sub[k]).all():
                         raise

@@ -274,6 +274,12 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, loss: str, n_first: int) ->
 # ----------------------------------------------------------------------------- the transform
 
 
+def batch_rank(method: registry.Method, config: RunConfig) -> int | None:
+    """The ``batch_rank=`` of the method's :func:`egd.orthogonalize` call: the batch size
+    for ``egd-svd-batch``, else ``None``."""
+    return config.batch_size if method.batch_rank else None
+
+
 def transform_gradients(grads: list[Tensor], transformed: list[int], method: registry.Method,
                         config: RunConfig, state: TrainState, generator: torch.Generator) -> None:
     """The method's ``T``, in place on the list ``grads`` (entries replaced).
@@ -286,8 +292,8 @@ def transform_gradients(grads: list[Tensor], transformed: list[int], method: reg
         for i in transformed:
             try:
                 grads[i] = orthogonalize(grads[i], method=method.orthogonalize_method, rank=config.rank,
-                                         spectral_cutoff=config.spectral_cutoff, generator=generator,
-                                         check_finite=False)
+                                         spectral_cutoff=config.spectral_cutoff, batch_rank=batch_rank(method, config),
+                                         generator=generator, check_finite=False)
             except (torch.linalg.LinAlgError, RuntimeError) as exc:
                 if torch.isfinite(grads[i]).all():
                     raise

@@ -16,6 +16,9 @@ A *method* says what happens to the hidden layer's weight gradient ``G = dL/dW1`
                               mini-batch size keeps at most the data gradient's directions
 ``egd-svd-cut``               exact ``U V^T`` of the directions with singular value above
                               ``spectral_cutoff * s_max`` (a relative spectral cutoff)
+``egd-svd-batch``             exact ``U V^T``, truncated to the top ``batch_size``
+                              directions where the layer has no more inputs than hidden
+                              units (``batch_rank`` of :func:`egd.orthogonalize`)
 ``egd-newton-schulz``         Newton–Schulz approximation of ``U V^T`` (Muon's map)
 ``colnorm``                   each hidden unit's gradient row divided by ``max(norm, 0.01)``
 ``grokfast``                  Grokfast-EMA filter (Lee et al. 2024), on every parameter
@@ -45,7 +48,8 @@ class Method:
     ``orthogonalize_method``: the ``method=`` passed to :func:`egd.orthogonalize`
     (``None`` = the exact default for the device). ``needs_rank``: the method is
     meaningless without ``rank`` (randomized SVD, exact top-``rank`` truncation).
-    ``needs_cutoff``: the method needs ``spectral_cutoff``.
+    ``needs_cutoff``: the method needs ``spectral_cutoff``. ``batch_rank``: the run's batch
+    size is passed as ``batch_rank=`` to :func:`egd.orthogonalize`.
     """
 
     name: str
@@ -54,6 +58,7 @@ class Method:
     orthogonalize_method: str | None = None
     needs_rank: bool = False
     needs_cutoff: bool = False
+    batch_rank: bool = False
 
 
 METHODS: dict[str, Method] = {
@@ -66,6 +71,7 @@ METHODS: dict[str, Method] = {
         Method("egd-rsvd", "orthogonalize", "EGD-RSVD", "rsvd", needs_rank=True),
         Method("egd-svd-top", "orthogonalize", "EGD (truncated)", None, needs_rank=True),
         Method("egd-svd-cut", "orthogonalize", "EGD (cutoff)", None, needs_cutoff=True),
+        Method("egd-svd-batch", "orthogonalize", "EGD (batch rank)", None, batch_rank=True),
         Method("egd-newton-schulz", "orthogonalize", "EGD (Newton-Schulz)", "newton_schulz"),
         Method("colnorm", "column_normalize", "column norm"),
         Method("grokfast", "grokfast_ema", "Grokfast-EMA"),

@@ -233,15 +233,19 @@ def convergence_configs(task: str, device: str = "cpu") -> list[RunConfig]:
 #: spectral cutoff, weight-decay mode), compared with vanilla and exact EGD on the same ten
 #: seeds. ``egd-svd-top`` keeps the top ``the batch size`` = 32 directions, at most the
 #: mini-batch's data gradient rank; the two cutoffs sit at the two ends of the gap between
-#: the data's singular values and the weight-decay floor measured in the committed spectra.
+#: the data's singular values and the weight-decay floor measured in the committed spectra;
+#: ``egd-svd-batch`` truncates to the batch size only where the layer has no more inputs than
+#: hidden units (``batch_rank`` of :func:`egd.orthogonalize`), the rule the three parity
+#: shapes suggested.
 STALL_FIXES = (("egd-svd-top", 32, None, "loss"), ("egd-svd-cut", None, 1e-2, "loss"),
-               ("egd-svd-cut", None, 1e-3, "loss"), ("egd-svd", None, None, "decoupled"))
+               ("egd-svd-cut", None, 1e-3, "loss"), ("egd-svd", None, None, "decoupled"),
+               ("egd-svd-batch", None, None, "loss"))
 STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "loss"))
 STALL_SEEDS = tuple(range(10))
 #: The same fixes on modular arithmetic, p = 97 (width 512, batch 512: ``rank`` = the batch
 #: size cuts nothing there), beside exact EGD, :data:`QUICK_SEEDS`.
 STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2),
-                 ("egd-svd-cut", None, 1e-3))
+                 ("egd-svd-cut", None, 1e-3), ("egd-svd-batch", None, None))
 STALL_MODULAR_TASKS = ("mod-add", "mod-mul")
 
 
@@ -253,11 +257,11 @@ def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
 
 
 #: The batch-size truncation on the paper's other two parity settings (their hidden layers have
-#: 50 directions, 18 more than a batch fills), then exact EGD and the two cutoffs beside it,
-#: :data:`STALL_SEEDS`.
+#: 50 directions, 18 more than a batch fills), then exact EGD, the two cutoffs and the
+#: batch-rank rule beside it, :data:`STALL_SEEDS`.
 STALL_OTHER_SHAPES = ((400, 2), (50, 4))
 STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2),
-                       ("egd-svd-cut", None, 1e-3))
+                       ("egd-svd-cut", None, 1e-3), ("egd-svd-batch", None, None))
 
 
 def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:

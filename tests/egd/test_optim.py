@@ -221,7 +221,8 @@ def test_hook_and_apply_match_the_wrapper_with_every_option_threaded():
     assert int(torch.linalg.matrix_rank(models[1][0].weight.grad)) == 5
 
 
-@pytest.mark.parametrize("opts", [dict(rank=3), dict(spectral_cutoff=0.5), dict(method="svd", rank=3)])
+@pytest.mark.parametrize("opts", [dict(rank=3), dict(spectral_cutoff=0.5), dict(method="svd", rank=3),
+                                  dict(batch_rank=2)])
 def test_truncation_options_are_threaded_through_every_entry_point(opts):
     models = [mlp(), mlp(), mlp()]
     wrapped = egd.EGD(torch.optim.SGD(models[0].parameters(), lr=0.3), **opts)

@@ -318,6 +318,10 @@ def test_default_method_is_exact_per_device():
         ({"spectral_cutoff": -0.1}, "spectral_cutoff"),
         ({"spectral_cutoff": True}, "spectral_cutoff"),
         ({"method": "newton_schulz", "spectral_cutoff": 0.1}, "spectral_cutoff"),
+        ({"batch_rank": 0}, "batch_rank"),
+        ({"batch_rank": 4.0}, "batch_rank"),
+        ({"batch_rank": True}, "batch_rank"),
+        ({"method": "newton_schulz", "batch_rank": 4}, "batch_rank"),
         ({"method": "rsvd"}, "rank"),
         ({"method": "rsvd", "rank": 0}, "rank"),
         ({"n_iter": -1}, "n_iter"),
@@ -410,6 +414,35 @@ def test_l2_directions_get_no_step_under_truncation():
         assert round(float(out.square().sum())) == 8, kw
         U, _, Vh = torch.linalg.svd(data)
         torch.testing.assert_close(out, U[:, :8] @ Vh[:8], atol=1e-2, rtol=0)  # the data's polar factor
+
+
+@PROPERTY
+@given(shape=shapes, batch=batches, seed=st.integers(0, 2**16), b=st.integers(1, 40),
+       method=st.sampled_from(TRUNCATING_METHODS))
+def test_batch_rank_truncates_only_where_the_input_side_is_the_shorter(shape, batch, seed, b, method):
+    # (m, n) = (out, in): n <= m is rank=b exactly, n > m is the exact transform, bit for bit
+    m, n = shape
+    G, *_ = make_matrix(m, n, cond=1e2, batch=batch, seed=seed)
+    want = egd.orthogonalize(G, method=method, rank=b) if n <= m else egd.orthogonalize(G, method=method)
+    assert torch.equal(egd.orthogonalize(G, method=method, batch_rank=b), want)
+    # with rank too: the smaller of the two where the rule truncates
+    want = egd.orthogonalize(G, method=method, rank=min(b, 3) if n <= m else 3)
+    assert torch.equal(egd.orthogonalize(G, method=method, rank=3, batch_rank=b), want)
+
+
+def test_batch_rank_spares_the_unsampled_inputs_of_a_tall_layer_only():
+    # a batch of 4 inputs in 12 dimensions: the data gradient sum_i d_i x_i^T has rank 4 and
+    # its input side (the rows of V^T) lies in the span of the 4 inputs
+    gen = torch.Generator().manual_seed(1)
+    X = torch.randn(4, 12, generator=gen, dtype=torch.float64)
+    tall = torch.randn(30, 4, generator=gen, dtype=torch.float64) @ X + 1e-3 * torch.randn(30, 12, generator=gen,
+                                                                                            dtype=torch.float64)
+    exact, kept = egd.orthogonalize(tall), egd.orthogonalize(tall, batch_rank=4)
+    outside = torch.eye(12, dtype=torch.float64) - torch.linalg.pinv(X) @ X  # inputs the batch did not sample
+    assert float((exact @ outside).norm()) > 2.0  # exact EGD steps along 8 unsampled inputs
+    assert float((kept @ outside).norm()) < 1e-2
+    wide = tall.T.contiguous()  # 12 hidden units, 30 inputs: the rule keeps the exact transform
+    assert torch.equal(egd.orthogonalize(wide, batch_rank=4), egd.orthogonalize(wide))
 
 
 def test_gram_float32_path_with_rank():

@@ -97,6 +97,20 @@ def test_truncated_exact_egd_matches_and_groups_by_rank_and_cutoff():
     assert_same_runs(configs)
 
 
+def test_batch_rank_method_matches_and_truncates_like_the_batch_size():
+    """egd-svd-batch beside egd-svd-top at rank = the batch size: the same transform on the
+    parity hidden layer (no more inputs than hidden units here), one call each."""
+    base = dict(preset="smoke", max_epochs=EPOCHS, spectrum_every=2, batch_size=4, **PARITY)
+    batch = make_config("parity", "egd-svd-batch", seed=1, **base)
+    top = make_config("parity", "egd-svd-top", rank=4, seed=1, **base)
+    exact = make_config("parity", "egd-svd", seed=1, **base)
+    assert batch.batch_size < batch.n <= batch.width  # the rule truncates: 4 of 10 directions
+    runs = assert_same_runs([batch, top, exact])
+    a, b, c = (np.asarray(s.history.hidden_norm) for s in runs.states)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
 def test_runs_with_their_own_data_match():
     """The anisotropy knob and the data seed differ: each run trains on its own data."""
     configs = [make_config("mod-add", "egd-svd", preset="smoke", seed=0, max_epochs=3, **MODULAR),
