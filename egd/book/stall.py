@@ -42,7 +42,8 @@ __all__ = ["CANDIDATE_KEYS", "FIX_KEYS", "GradientSplit", "gradient_split", "wd_
            "stall_and_grok", "candidate_rows", "candidate_table", "transform_cost", "recommended",
            "stall_checks", "ACCEPT_REACHED", "ACCEPT_FACTOR", "first_epoch_norms", "lr_matrix_norm", "seed_points",
            "RERUN_THREADS", "directions_cut", "truncation_table", "family", "modular_rows", "modular_table",
-           "MODULAR_WITHIN", "directions_below", "same_history", "shape_rows", "shape_table", "SHAPE_KEYS"]
+           "MODULAR_WITHIN", "directions_below", "same_history", "shape_rows", "shape_table", "SHAPE_KEYS",
+           "PARITY_BATCH", "twin_key", "twin_rows", "twin_table"]
 
 
 def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
@@ -54,6 +55,8 @@ def _key(method: str, rank: int | None, cut: float | None, mode: str) -> str:
 FIX_KEYS: tuple[str, ...] = tuple(_key(*f) for f in STALL_FIXES)
 #: The baselines and the fixes.
 CANDIDATE_KEYS: tuple[str, ...] = tuple(_key(*f) for f in STALL_BASELINES) + FIX_KEYS
+#: The parity runs' mini-batch size: the rank of their data gradient, the batch-rank rule's ``B``.
+PARITY_BATCH = 32
 #: On modular arithmetic the recommended variant must stay within this fraction of exact EGD.
 MODULAR_WITHIN = 0.15
 #: Torch threads of the rerun in :func:`gradient_split` (the committed parity runs': 1).
@@ -169,13 +172,15 @@ def seed_points(runs: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
 def directions_cut(config: RunConfig, rank: int | None = None) -> dict:
     """What ``rank`` (default: the mini-batch size) does to the hidden layer's gradient of
     ``config``: its shape ``(width, in)``, the directions kept and the directions cut. When
-    nothing is cut the truncated transform is exact EGD, bit for bit (same code path)."""
+    nothing is cut the truncated transform is exact EGD, bit for bit (same code path).
+    ``batch_rank_cut``: what the batch-rank rule (``egd-svd-batch``) cuts, the same as
+    ``rank`` where ``in <= width`` and nothing where the layer has more inputs than units."""
     rank = config.batch_size if rank is None else rank
     fan_in = config.build_task().build("cpu").in_features
     full = min(config.width, fan_in)
     kept = min(rank, full)
     return {"task": config.task, "shape": (config.width, fan_in), "batch_size": config.batch_size,
-            "kept": kept, "cut": full - kept}
+            "kept": kept, "cut": full - kept, "batch_rank_cut": full - kept if fan_in <= config.width else 0}
 
 
 def directions_below(spectra: np.ndarray, cutoff: float) -> np.ndarray:
@@ -191,9 +196,12 @@ def truncation_table(configs: Sequence[RunConfig], names: Sequence[str], caption
     for name, config in zip(names, configs):
         d = directions_cut(config)
         body.append([name, f"{d['shape'][0]} × {d['shape'][1]}", str(d["batch_size"]), str(d["kept"]),
-                     str(d["cut"]), "exact EGD, bit for bit" if d["cut"] == 0 else "truncated"])
+                     str(d["cut"]), "exact EGD, bit for bit" if d["cut"] == 0 else "truncated",
+                     str(d["batch_rank_cut"]),
+                     "exact EGD, bit for bit" if d["batch_rank_cut"] == 0 else "truncated"])
     return display.Table(["task", r"\(W_1\) (width × in)", "batch size B", "directions kept (rank = B)",
-                          "directions cut", "transform"], body, caption=caption)
+                          "directions cut", "transform", "batch-rank rule: directions cut", "batch-rank rule"],
+                         body, caption=caption)
 
 
 # ----------------------------------------------------------------------------- the seeds
@@ -231,7 +239,7 @@ def transform_cost(keys: Sequence[str], *, shape: tuple[int, int] = (100, 100), 
     """
     gen = torch.Generator().manual_seed(seed)
     m, n = shape
-    G = (torch.randn(m, 32, generator=gen) @ torch.randn(32, n, generator=gen)
+    G = (torch.randn(m, PARITY_BATCH, generator=gen) @ torch.randn(PARITY_BATCH, n, generator=gen)
          + 1e-2 * torch.randn(m, n, generator=gen))
     out = {}
     threads = torch.get_num_threads()
@@ -256,6 +264,8 @@ def _time_transform(key: str, G: torch.Tensor, repeats: int) -> float:
         kw["rank"] = int(head[len(name):])
     if method.needs_cutoff:
         kw["spectral_cutoff"] = float(head[len(name):])
+    if method.batch_rank:
+        kw["batch_rank"] = PARITY_BATCH
     orthogonalize(G, **kw)  # warm-up
     times = []
     for _ in range(repeats):
@@ -353,7 +363,8 @@ def modular_table(rows: list[dict], caption: str = "") -> display.Table:
 
 
 #: Methods compared on the other parity settings, in table order.
-SHAPE_KEYS = ("egd-svd", "egd-svd-top32", "egd-svd-cut0.01", "egd-svd-cut0.001")
+SHAPE_KEYS = ("vanilla", "egd-svd", "egd-svd-top32", "egd-svd-cut0.01", "egd-svd-cut0.001", "egd-svd decoupled-wd",
+              "egd-svd-batch")
 
 
 def shape_rows(runs: Sequence[RunResult], keys: Sequence[str] = SHAPE_KEYS,
@@ -381,6 +392,35 @@ def shape_table(rows: list[dict], caption: str = "") -> display.Table:
                           "paper, exact EGD (one run)", "budget (epochs)"], body, caption=caption)
 
 
+def twin_key(config: RunConfig) -> str:
+    """The variant whose transform the batch-rank rule computes on ``config``'s hidden layer:
+    ``egd-svd-top<B>`` where it truncates (:func:`directions_cut`), else ``egd-svd``."""
+    return f"egd-svd-top{config.batch_size}" if directions_cut(config)["batch_rank_cut"] else "egd-svd"
+
+
+def twin_rows(runs: Sequence[RunResult]) -> list[dict]:
+    """Per parity ``(n, k)`` with batch-rank runs: the variant it computes (:func:`twin_key`),
+    and how many of its runs recorded the same numbers as that variant's run of the same
+    seed (:func:`same_history`), out of the seeds both have."""
+    out = []
+    mine = runs_of(runs, "egd-svd-batch")
+    for n, k in sorted({(r.config.n, r.config.k) for r in mine}, key=lambda s: (s[0] != 100, s)):
+        here = [r for r in mine if (r.config.n, r.config.k) == (n, k)]
+        key = twin_key(here[0].config)
+        twins = {r.config.seed: r for r in runs_of(runs, key) if (r.config.n, r.config.k) == (n, k)}
+        shared = [r for r in here if r.config.seed in twins]
+        out.append({"n": n, "k": k, "twin": key, "seeds": len(shared),
+                    "identical": sum(same_history(r, twins[r.config.seed]) for r in shared)})
+    return out
+
+
+def twin_table(rows: list[dict], caption: str = "") -> display.Table:
+    """:func:`twin_rows` as a table."""
+    body = [[f"Parity({r['n']}, {r['k']})", method_label(r["twin"]), f"{r['identical']}/{r['seeds']}"]
+            for r in rows]
+    return display.Table(["setting", "the rule computes", "runs identical, seed for seed"], body, caption=caption)
+
+
 def _modular_ok(key: str, modular: list[dict]) -> bool | None:
     """Whether the fix of ``key`` stays within :data:`MODULAR_WITHIN` of exact EGD on every
     modular task measured (None: not measured)."""
@@ -404,17 +444,19 @@ def recommended(rows: list[dict], modular: list[dict] | None = None, seeds: int 
     both parity lines (:data:`ACCEPT_REACHED`, :data:`ACCEPT_FACTOR` x the paper's exact EGD) and,
     when ``modular`` rows are given, stay within :data:`MODULAR_WITHIN` of exact EGD there (a fix
     not measured there is left out) and, when ``shapes`` rows (:func:`shape_rows`) are given,
-    pass both parity lines on every other setting where all its seeds finished: the batch-size
-    truncation (``egd-svd-top``) first, since its one number follows from the shapes while a
-    cutoff's was read off the parity spectra; then the smallest parity median (failures as
-    +inf), then the cheaper transform. None if no fix passes."""
+    pass both parity lines on every other setting where all its seeds finished: the batch-rank
+    rule (``egd-svd-batch``) first, then the batch-size truncation (``egd-svd-top``), since
+    their one number is the batch size while a cutoff's was read off the parity spectra; then
+    the smallest parity median (failures as +inf), then the cheaper transform. None if no fix
+    passes."""
     paper = _paper_egd()
     ok = [r for r in rows if r["method"] in FIX_KEYS and r["seeds"] >= seeds and _passes(r, paper)
           and (modular is None or _modular_ok(r["method"], modular))
           and (shapes is None or _shapes_ok(r["method"], shapes, seeds))]
     if not ok:
         return None
-    return min(ok, key=lambda r: (family(r["method"]) != "egd-svd-top", r["median_all"], r["cost_ms"] or 0.0))
+    order = {"egd-svd-batch": 0, "egd-svd-top": 1}
+    return min(ok, key=lambda r: (order.get(family(r["method"]), 2), r["median_all"], r["cost_ms"] or 0.0))
 
 
 def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
@@ -470,8 +512,9 @@ def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
             f"{where}: median (failures = +inf) at most {ACCEPT_FACTOR:g}× the paper's exact EGD",
             (r["median_all"] is not None and r["median_all"] <= ACCEPT_FACTOR * r["paper"]) if done else None,
             f"≤ {ACCEPT_FACTOR * r['paper']:g} epochs", display.fmt_epochs(r["median_all"]) + partial))
+    fixes = {family(k) for k in FIX_KEYS}
     for r in modular or []:
-        if r["method"] == "egd-svd":
+        if r["method"] == "egd-svd" or family(r["method"]) not in fixes:
             continue
         ours = "never" if r["ratio"] is None else f"{r['ratio']:.2f}× ({display.fmt_epochs(r['median_all'])} epochs)"
         checks.append(display.Check(

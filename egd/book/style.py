@@ -44,6 +44,7 @@ PALETTE: dict[str, str] = {
     "egd-newton-schulz": "#56B4E9",
     "egd-svd-top": "#E69F00",
     "egd-svd-cut": "#8C510A",
+    "egd-svd-batch": "#882255",  # Tol's wine: apart from the truncation's orange and exact EGD's vermilion
 }
 #: Exact EGD with a relative spectral cutoff: one hue (brown), lighter for smaller cutoffs.
 CUTOFF_SHADES: dict[float, str] = {1e-2: "#8C510A", 1e-3: "#BF812D"}

@@ -66,10 +66,10 @@ def _check_profile(profile: str) -> None:
 
 
 def modular_config(task: str, p: int, method: str, rank: int | None, seed: int, device: str = "cpu",
-                   spectral_cutoff: float | None = None) -> RunConfig:
+                   spectral_cutoff: float | None = None, weight_decay_mode: str = "loss") -> RunConfig:
     return make_config(task, method, p=p, rank=rank, seed=seed, device=device, patience=PATIENCE,
                        spectrum_every=SPECTRUM_EVERY.get(method, SPECTRUM_EVERY_DEFAULT),
-                       spectral_cutoff=spectral_cutoff)
+                       spectral_cutoff=spectral_cutoff, weight_decay_mode=weight_decay_mode)
 
 
 def parity_config(n: int, k: int, method: str, rank: int | None, seed: int, device: str = "cpu",
@@ -243,9 +243,12 @@ STALL_FIXES = (("egd-svd-top", 32, None, "loss"), ("egd-svd-cut", None, 1e-2, "l
 STALL_BASELINES = (("vanilla", None, None, "loss"), ("egd-svd", None, None, "loss"))
 STALL_SEEDS = tuple(range(10))
 #: The same fixes on modular arithmetic, p = 97 (width 512, batch 512: ``rank`` = the batch
-#: size cuts nothing there), beside exact EGD, :data:`QUICK_SEEDS`.
-STALL_MODULAR = (("egd-svd", None, None), ("egd-svd-top", 512, None), ("egd-svd-cut", None, 1e-2),
-                 ("egd-svd-cut", None, 1e-3), ("egd-svd-batch", None, None))
+#: size cuts nothing there), beside exact EGD and vanilla SGD (both the modular chapter's runs),
+#: :data:`QUICK_SEEDS`: (method, rank, spectral cutoff, weight-decay mode).
+STALL_MODULAR = (("egd-svd", None, None, "loss"), ("egd-svd-top", 512, None, "loss"),
+                 ("egd-svd-cut", None, 1e-2, "loss"), ("egd-svd-cut", None, 1e-3, "loss"),
+                 ("egd-svd-batch", None, None, "loss"), ("egd-svd", None, None, "decoupled"),
+                 ("vanilla", None, None, "loss"))
 STALL_MODULAR_TASKS = ("mod-add", "mod-mul")
 
 
@@ -257,11 +260,14 @@ def stall_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
 
 
 #: The batch-size truncation on the paper's other two parity settings (their hidden layers have
-#: 50 directions, 18 more than a batch fills), then exact EGD, the two cutoffs and the
-#: batch-rank rule beside it, :data:`STALL_SEEDS`.
+#: 50 directions, 18 more than a batch fills), then exact EGD, the two cutoffs, the
+#: batch-rank rule, decoupled weight decay and vanilla SGD (Table 4's runs) beside it,
+#: :data:`STALL_SEEDS`: (method, rank, spectral cutoff, weight-decay mode).
 STALL_OTHER_SHAPES = ((400, 2), (50, 4))
-STALL_SHAPE_METHODS = (("egd-svd-top", 32, None), ("egd-svd", None, None), ("egd-svd-cut", None, 1e-2),
-                       ("egd-svd-cut", None, 1e-3), ("egd-svd-batch", None, None))
+STALL_SHAPE_METHODS = (("egd-svd-top", 32, None, "loss"), ("egd-svd", None, None, "loss"),
+                       ("egd-svd-cut", None, 1e-2, "loss"), ("egd-svd-cut", None, 1e-3, "loss"),
+                       ("egd-svd-batch", None, None, "loss"), ("egd-svd", None, None, "decoupled"),
+                       ("vanilla", None, None, "loss"))
 
 
 def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
@@ -271,15 +277,15 @@ def stall_shapes_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
     first, *rest = STALL_SHAPE_METHODS
     order = [(shape, first) for shape in STALL_OTHER_SHAPES] + [(shape, m) for shape in STALL_OTHER_SHAPES
                                                                 for m in rest]
-    return [parity_config(n, k, m, r, s, device, spectral_cutoff=cut)
-            for (n, k), (m, r, cut) in order for s in STALL_SEEDS]
+    return [parity_config(n, k, m, r, s, device, mode, cut)
+            for (n, k), (m, r, cut, mode) in order for s in STALL_SEEDS]
 
 
 def stall_modular_configs(profile: str, device: str = "cpu") -> list[RunConfig]:
     """p = 97, :data:`STALL_MODULAR_TASKS` x :data:`STALL_MODULAR` x :data:`QUICK_SEEDS` (both profiles)."""
     _check_profile(profile)
-    return [modular_config(t, 97, m, r, s, device, cut)
-            for t in STALL_MODULAR_TASKS for m, r, cut in STALL_MODULAR for s in QUICK_SEEDS]
+    return [modular_config(t, 97, m, r, s, device, cut, mode)
+            for t in STALL_MODULAR_TASKS for m, r, cut, mode in STALL_MODULAR for s in QUICK_SEEDS]
 
 
 #: Named sets of runs for ``egd-grok reproduce``: name -> (configs(profile, device), subfolder

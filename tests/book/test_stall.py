@@ -125,7 +125,9 @@ def test_transform_cost_times_each_method_and_vanilla_is_free():
 
 
 def test_the_keys_are_the_run_sets():
-    assert stall.FIX_KEYS == ("egd-svd-top32", "egd-svd-cut0.01", "egd-svd-cut0.001", "egd-svd decoupled-wd")
+    assert stall.FIX_KEYS == ("egd-svd-top32", "egd-svd-cut0.01", "egd-svd-cut0.001", "egd-svd decoupled-wd",
+                              "egd-svd-batch")
+    assert {"egd-svd-batch", "vanilla", "egd-svd decoupled-wd"} <= set(stall.SHAPE_KEYS)
     assert stall.CANDIDATE_KEYS[:2] == ("vanilla", "egd-svd")
 
 
@@ -138,12 +140,17 @@ def test_lr_matrix_norm_and_seed_points():
 
 def test_directions_cut_by_the_batch_size_rule():
     parity = stall.directions_cut(make_config("parity", "egd-svd"))
-    assert parity == {"task": "parity", "shape": (100, 100), "batch_size": 32, "kept": 32, "cut": 68}
+    assert parity == {"task": "parity", "shape": (100, 100), "batch_size": 32, "kept": 32, "cut": 68,
+                      "batch_rank_cut": 68}
     modular = stall.directions_cut(make_config("mod-add", "egd-svd", p=97))
     assert modular["batch_size"] == 512 and modular["cut"] == 0 and modular["kept"] == min(modular["shape"])
-    table = stall.truncation_table([make_config("parity", "egd-svd"), make_config("mod-add", "egd-svd", p=97)],
-                                   ["parity", "mod-add"])
-    assert [row[-1] for row in table.rows] == ["truncated", "exact EGD, bit for bit"]
+    wide = stall.directions_cut(make_config("parity", "egd-svd", n=400, k=2))  # 50 units, 400 inputs
+    assert (wide["shape"], wide["cut"], wide["batch_rank_cut"]) == ((50, 400), 18, 0)
+    table = stall.truncation_table([make_config("parity", "egd-svd"), make_config("mod-add", "egd-svd", p=97),
+                                    make_config("parity", "egd-svd", n=400, k=2)], ["parity", "mod-add", "wide"])
+    assert [(row[5], row[-1]) for row in table.rows] == [("truncated", "truncated"),
+                                                         ("exact EGD, bit for bit", "exact EGD, bit for bit"),
+                                                         ("truncated", "exact EGD, bit for bit")]
 
 
 def test_truncation_that_cuts_nothing_trains_exactly_like_exact_egd():
@@ -176,5 +183,27 @@ def test_shape_rows_table_and_checks_on_the_other_parity_settings():
     assert stall.recommended(parity, shapes=rows)["method"] == "egd-svd-top32"  # Parity(400, 2) unfinished
     slow = [dict(r, median_all=600.0) if r["method"] == "egd-svd-top32" and r["n"] == 50 else r for r in rows]
     assert stall.recommended(parity, shapes=slow) is None  # more than 2x the paper's 254 on Parity(50, 4)
+    # the batch-rank rule comes first when it passes everywhere, whatever its median
+    rule = [dict(r, method="egd-svd-batch", median_all=r["median_all"] and r["median_all"] + 20) for r in rows
+            if r["method"] == "egd-svd-top32"]
+    both = parity + [{"method": "egd-svd-batch", "seeds": 10, "reached": 10, "median_all": 70.0, "cost_ms": 1.0}]
+    assert stall.recommended(both, shapes=rows + rule)["method"] == "egd-svd-batch"
+    failing = [dict(r, reached=8) if r["n"] == 50 else r for r in rule]
+    assert stall.recommended(both, shapes=rows + failing)["method"] == "egd-svd-top32"
     checks = stall.stall_checks([], shapes=rows)  # verdicts for the fixes only
     assert [c.holds for c in checks] == [None, None, True, True]
+
+
+def test_twin_rows_pair_the_rule_with_the_variant_it_computes():
+    square = dict(n=100, k=3)
+    wide = dict(n=400, k=2)
+    runs = [fake_run("egd-svd-batch", s, 50, **square) for s in range(3)]
+    runs += [fake_run("egd-svd-top", s, 50, rank=32, **square) for s in range(3)]
+    runs += [fake_run("egd-svd-batch", s, 60, **wide) for s in range(2)]
+    runs += [fake_run("egd-svd", 0, 60, **wide)]
+    runs[3].history["hidden_norm"] = np.array([1.0, 3.0])  # seed 0's twin differs
+    assert stall.twin_key(runs[0].config) == "egd-svd-top32" and stall.twin_key(runs[-1].config) == "egd-svd"
+    rows = stall.twin_rows(runs)
+    assert [(r["n"], r["twin"], r["identical"], r["seeds"]) for r in rows] == [
+        (100, "egd-svd-top32", 2, 3), (400, "egd-svd", 1, 1)]
+    assert stall.twin_table(rows).rows[0] == ["Parity(100, 3)", "EGD (truncated) r=32", "2/3"]

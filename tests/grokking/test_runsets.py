@@ -54,17 +54,27 @@ def test_stall_run_set_holds_the_committed_baselines_and_the_fixes_on_ten_seeds(
     assert {(c.n, c.k) for c in configs} == {(100, 3)}
     shapes, _ = experiments.run_set("stall-shapes")
     assert sorted({(c.n, c.k, variant_key(c)) for c in shapes}) == [
-        (50, 4, "egd-svd"), (50, 4, "egd-svd-batch"), (50, 4, "egd-svd-cut0.001"), (50, 4, "egd-svd-cut0.01"),
-        (50, 4, "egd-svd-top32"), (400, 2, "egd-svd"), (400, 2, "egd-svd-batch"), (400, 2, "egd-svd-cut0.001"),
-        (400, 2, "egd-svd-cut0.01"), (400, 2, "egd-svd-top32")]
-    assert len(shapes) == 100 and variant_key(shapes[20]) == "egd-svd" and (shapes[20].n, shapes[20].k) == (400, 2)
+        (50, 4, "egd-svd"), (50, 4, "egd-svd decoupled-wd"), (50, 4, "egd-svd-batch"), (50, 4, "egd-svd-cut0.001"),
+        (50, 4, "egd-svd-cut0.01"), (50, 4, "egd-svd-top32"), (50, 4, "vanilla"),
+        (400, 2, "egd-svd"), (400, 2, "egd-svd decoupled-wd"), (400, 2, "egd-svd-batch"),
+        (400, 2, "egd-svd-cut0.001"), (400, 2, "egd-svd-cut0.01"), (400, 2, "egd-svd-top32"), (400, 2, "vanilla")]
+    assert len(shapes) == 140
+    # vanilla and decoupled weight decay are Table 4's runs, under the same keys
+    table4 = {config_key(c) for c in experiments.parity_configs("full")}
+    assert all(config_key(c) in table4 for c in shapes if c.method == "vanilla")
+    assert variant_key(shapes[20]) == "egd-svd" and (shapes[20].n, shapes[20].k) == (400, 2)
     modular, _ = experiments.run_set("stall-modular")
     assert {(c.task, c.p) for c in modular} == {("mod-add", 97), ("mod-mul", 97)}
-    assert sorted({variant_key(c) for c in modular}) == ["egd-svd", "egd-svd-batch", "egd-svd-cut0.001",
-                                                         "egd-svd-cut0.01", "egd-svd-top512"]
+    assert sorted({variant_key(c) for c in modular}) == ["egd-svd", "egd-svd decoupled-wd", "egd-svd-batch",
+                                                         "egd-svd-cut0.001", "egd-svd-cut0.01", "egd-svd-top512",
+                                                         "vanilla"]
+    tables23 = {config_key(c) for c in experiments.modular_configs("mod-add", "quick")
+                + experiments.modular_configs("mod-mul", "quick")}
+    assert all(config_key(c) in tables23 for c in modular if c.method == "vanilla")
     # exact EGD's runs are the modular chapter's, found under their committed keys
     table = {(c.task, c.seed): c for c in experiments.modular_configs("mod-add", "quick") if c.method == "egd-svd"}
-    assert all(c == table[(c.task, c.seed)] for c in modular if c.method == "egd-svd" and c.task == "mod-add")
+    assert all(c == table[(c.task, c.seed)] for c in modular
+               if c.method == "egd-svd" and c.task == "mod-add" and c.weight_decay_mode == "loss")
 
 
 def test_load_finished_finds_only_finished_runs_and_trains_nothing(tmp_path):
