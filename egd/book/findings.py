@@ -409,9 +409,9 @@ def _strip_level(claim: str) -> str:
 #: shows the claims they bear on (:attr:`Finding.key`, e.g. ``"Table 6"``). Add one with :func:`register`.
 EXTRA_SOURCES: dict[str, Callable[[Path], list[Finding]]] = {}
 #: Modules of later chapters whose ``findings(results_dir)`` function, where the module exists, adds
-#: its rows without a change here: Appendix D's MNIST and transformer runs (Tables 6 and 7), and the
-#: two plateau laws fitted on one grid of runs.
-LATER_MODULES = ("egd.book.appendix_d", "egd.book.theories")
+#: its rows without a change here: Appendix D's MNIST and transformer runs (Tables 6 and 7), the
+#: two plateau laws fitted on one grid of runs, and the fix of exact EGD's stall.
+LATER_MODULES = ("egd.book.appendix_d", "egd.book.theories", "egd.book.stall")
 
 
 def register(name: str, source: Callable[[Path], list[Finding]]) -> None:

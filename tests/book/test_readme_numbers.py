@@ -40,3 +40,10 @@ def test_the_readme_recommendation_is_the_chapters_and_its_numbers_are_the_runs(
     assert re.search(rf"median of {fmt_epochs(top['median_all'])} epochs on \(400, 2\)", text)
     # "its runs are exact EGD's, bit for bit" on both modular tasks
     assert [(r["identical"], r["seeds"]) for r in modular if r["method"] == "egd-svd-batch"] == [(3, 3), (3, 3)]
+
+
+def test_the_stall_chapter_adds_its_fix_to_the_findings(tmp_path):
+    assert stall.findings(tmp_path) == []
+    (row,) = stall.findings(ROOT / "results")
+    assert row.verdict == "✓" and row.ours.startswith("EGD (batch rank): Parity(100, 3) 10/10")
+    assert row.chapter == stall.CHAPTER
