@@ -556,3 +556,56 @@ def findings(results_dir: str | os.PathLike) -> list:
         "A variant of EGD that groks on at least 9 of 10 seeds of every parity setting, within 2× the paper's "
         "exact-EGD epochs, and within 15% of exact EGD on modular arithmetic",
         "exact EGD, one run per setting", ours, verdict, CHAPTER, book_findings.BEYOND_THE_PAPER)]
+
+
+# ----------------------------------------------------------------------------- the toy model with an L2 term
+
+#: The toy model's grid for the L2 question: weight decays (0: the paper's toy) and step sizes,
+#: at the toy chapter's setting (s = 1, u = (0, 3), theta = pi/4) and eps = 0.01.
+TOY_WEIGHT_DECAYS = (0.0, 1e-3, 1e-2, 1e-1, 1.0)
+TOY_ETAS = (0.01, 0.1, 0.5)
+TOY_EPS = 0.01
+#: Steps searched for the end of a toy plateau; beyond it the plateau counts as a stall.
+TOY_BUDGET = 10**6
+
+
+def toy_l2_rows(weight_decays: Sequence[float] = TOY_WEIGHT_DECAYS, etas: Sequence[float] = TOY_ETAS,
+                eps: float = TOY_EPS, budget: int = TOY_BUDGET) -> list[dict]:
+    """Per method (GD, EGD proper) and step size: the toy plateau
+    (:func:`toymodel.l2_plateau_length`) at each weight decay; ``None`` where GD diverges at that
+    step size, ``inf`` where the plateau outlasts ``budget`` steps (a stall)."""
+    import toymodel
+
+    out = []
+    for method in ("gd", "egd"):
+        for eta in etas:
+            lengths = []
+            for lam in weight_decays:
+                try:
+                    lengths.append(toymodel.l2_plateau_length(eps=eps, eta=eta, s=1.0, theta=math.pi / 4,
+                                                              u=(0.0, 3.0), weight_decay=lam, method=method,
+                                                              max_steps=budget))
+                except ValueError:  # gd beyond its stable step size
+                    if method != "gd":
+                        raise
+                    lengths.append(None)
+            out.append({"method": method, "eta": eta, "weight_decays": tuple(weight_decays), "lengths": lengths})
+    return out
+
+
+def toy_l2_table(rows: list[dict], caption: str = "") -> display.Table:
+    """:func:`toy_l2_rows` as a table: one row per method and step size, one column per weight decay."""
+    label = {"gd": "GD", "egd": "EGD (normalised GD)"}
+
+    def cell(x):
+        return "diverges" if x is None else ("never (stall)" if math.isinf(x) else f"{x:,.0f}")
+
+    body = [[label[r["method"]], f"{r['eta']:g}", *(cell(x) for x in r["lengths"])] for r in rows]
+    return display.Table(["method", "step size η", *(f"λ = {lam:g}" for lam in rows[0]["weight_decays"])], body,
+                         caption=caption)
+
+
+def toy_l2_stalls(rows: list[dict]) -> list[tuple[str, float, float]]:
+    """The (method, step size, weight decay) cells of :func:`toy_l2_rows` whose plateau never ended."""
+    return [(r["method"], r["eta"], lam) for r in rows for lam, x in zip(r["weight_decays"], r["lengths"])
+            if x is not None and math.isinf(x)]

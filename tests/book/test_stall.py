@@ -207,3 +207,16 @@ def test_twin_rows_pair_the_rule_with_the_variant_it_computes():
     assert [(r["n"], r["twin"], r["identical"], r["seeds"]) for r in rows] == [
         (100, "egd-svd-top32", 2, 3), (400, "egd-svd", 1, 1)]
     assert stall.twin_table(rows).rows[0] == ["Parity(100, 3)", "EGD (truncated) r=32", "2/3"]
+
+
+def test_toy_l2_grid_marks_divergence_and_stalls():
+    rows = stall.toy_l2_rows(weight_decays=(0.0, 0.5), etas=(0.1, 1.9), budget=2_000)
+    by = {(r["method"], r["eta"]): r["lengths"] for r in rows}
+    assert by[("gd", 1.9)] == [None, None]  # 1.9 (m2 + lambda) >= 2: gd diverges, egd does not
+    assert all(x is not None for x in by[("egd", 1.9)])
+    assert by[("gd", 0.1)][1] < by[("gd", 0.1)][0]  # the weight decay shortens the plateau
+    assert stall.toy_l2_stalls(rows) == []
+    short = stall.toy_l2_rows(weight_decays=(0.0, 0.5), etas=(0.1,), budget=1_000)
+    assert stall.toy_l2_stalls(short) == [("gd", 0.1, 0.0)]  # 1,603 steps: past a 1,000-step budget
+    table = stall.toy_l2_table(short)
+    assert table.rows[0][2:] == ["never (stall)", "35"] and table.header[2] == "λ = 0"
