@@ -143,6 +143,12 @@ def l2_plateau_length(*, eps, eta, s, theta, u, weight_decay, method="gd", conve
     float
         The plateau length in steps, or ``inf``.
 
+    Raises
+    ------
+    ValueError
+        A parameter out of its range (named), an unknown method, convention or error formula,
+        or a divergent ``eta`` for ``"gd"``.
+
     Examples
     --------
     >>> import math, toymodel.weight_decay as wd
