@@ -44,6 +44,8 @@ def fmt_epochs(value: float | int | None) -> str:
     """Epochs to a threshold: ``never`` for None or +inf (a run that did not get there)."""
     if value is None or (isinstance(value, float) and math.isinf(value)):
         return "never"
+    if abs(value) >= 1000 and not float(value).is_integer():  # a median between two runs: no 1.25e+03
+        return f"{value:,.0f}"
     return fmt_number(value)
 
 

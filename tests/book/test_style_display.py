@@ -60,4 +60,7 @@ def test_checks_table_marks():
     t = display.checks_table([display.Check("c1", True), display.Check("c2", False), display.Check("c3", None)])
     assert [r[0] for r in t.rows] == ["✓", "✗", "–"]
     assert display.fmt_epochs(None) == "never" == display.fmt_epochs(math.inf)
+    # medians of an even number of runs: whole epochs above 1,000, never scientific notation
+    assert (display.fmt_epochs(1253.5), display.fmt_epochs(58.5), display.fmt_epochs(2393)) == ("1,254", "58.5",
+                                                                                                "2,393")
     assert display.fmt_number(1234.0) == "1,234" and display.fmt_number(float("nan")) == "–"
