@@ -60,6 +60,8 @@ from .store import StoreWarning, scan_runs
 DEFAULT_OUT = "results"
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: Exit status when the output pipe closes early (128 + SIGPIPE), as shells report it.
+EXIT_BROKEN_PIPE = 141
 
 #: Optional overrides of the preset: CLI flag -> (RunConfig field, type).
 OVERRIDES = {
@@ -444,12 +446,17 @@ def main(argv: list[str] | None = None) -> int:
 
         warnings.showwarning = one_line
         try:
-            return args.func(args)
+            code = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here when the output fitted in the buffer
+            return code
         except ValueError as exc:
             parser.exit(2, f"egd-grok: error: {exc}\n")
         except KeyboardInterrupt as exc:
             print(f"egd-grok: {_interrupted_line(exc)}", file=sys.stderr, flush=True)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:  # the reader went away (`egd-grok ... | head`): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return EXIT_BROKEN_PIPE
 
 
 def _interrupted_line(exc: KeyboardInterrupt) -> str:

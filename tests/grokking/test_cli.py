@@ -137,3 +137,15 @@ def test_report_keeps_variants_apart_and_counts_failures(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["report", "--results", str(tmp_path)]) == 0
     assert "vanilla numpy-streams" in capsys.readouterr().out
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path):
+    """`egd-grok reproduce ... --dry-run | head -1`: the reader leaves, no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+            "from egd.grokking.cli import main; "
+            "sys.exit(main(['reproduce', 'parity', '--dry-run', '--out', sys.argv[1]]))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 141 and "Traceback" not in done.stderr and done.stderr == ""
