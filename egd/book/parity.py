@@ -23,7 +23,7 @@ from . import display
 __all__ = ["METHOD_ORDER", "FAST_WITHIN", "RSVD_WITHIN", "runs_of", "seed_epochs", "median_seed_run",
            "fast_and_stuck", "seed_outcome_rows", "seed_outcome_table", "two_way_points", "first_epoch_norm",
            "lr_matrix_norm", "first_epoch_norm_table", "authors_table", "parity_checks", "checks_by_shape",
-           "authors_checks"]
+           "authors_checks", "difference_notes"]
 
 #: Table 4's methods in the paper's column order, then our decoupled-decay variant (method keys).
 METHOD_ORDER = ("vanilla", "egd-svd", "egd-rsvd40", "egd-rsvd30", "egd-rsvd20", "egd-rsvd10", "colnorm",
@@ -145,6 +145,25 @@ def authors_table(authors: Sequence[RunResult], caption: str = "") -> display.Ta
                      display.fmt_epochs(r.epochs_to_threshold), f"{r.config.max_epochs:,}"])
     return display.Table(["shape", "method", "paper", "ours on the authors' draws", "budget (epochs)"], body,
                          caption=caption)
+
+
+def difference_notes(rows: list[dict], authors: Sequence[RunResult]) -> list[str]:
+    """:func:`egd.book.reproduction.differences` of one shape's rows, each followed by the same
+    method's run on the authors' own random draws where there is one: whether those draws
+    account for the gap (the paper's numbers are single runs of the authors' script)."""
+    from .reproduction import differences
+
+    drawn = {(tables.shape_label(r), tables.method_key(r).split(" ")[0]): r for r in authors}
+    notes = []
+    for row, note in zip([r for r in rows if r["differs"]], differences(rows)):
+        run = drawn.get((row["shape"], row["method"].split(" ")[0]))
+        if run is not None:
+            e, paper = run.epochs_to_threshold, row["paper"]
+            ratio = "" if e is None or not paper else f", {e / paper:.2f} times the paper's"
+            note += (f" On the authors' random draws (one run) ours takes {display.fmt_epochs(e)} epochs{ratio}"
+                     + (f" (budget {run.config.max_epochs:,})." if e is None else "."))
+        notes.append(note)
+    return notes
 
 
 def _seeds(r: dict) -> str:

@@ -123,3 +123,15 @@ def test_checks_by_shape_prefix_every_claim():
     assert shapes == {"(n, k) = (100, 3)", "(n, k) = (50, 4)"}
     assert any("6,000-epoch budget" in c.claim for c in checks) is False  # (50, 4) has no exact-EGD row here
     assert any("2,000-epoch budget" in c.claim for c in checks)
+
+
+def test_difference_notes_add_the_run_on_the_authors_draws():
+    runs = seeds("egd-svd", (50, 55, 60), n=400, k=2) + seeds("vanilla", (7000, 7100, 7200), n=400, k=2)
+    rows = tables.comparison_rows(runs)
+    authors = [make_run("parity", "egd-svd", seed=42, t95=95, n=400, k=2, random_streams="numpy"),
+               make_run("parity", "vanilla", seed=42, t95=None, n=400, k=2, random_streams="numpy")]
+    notes = parity.difference_notes(rows, authors)
+    (egd,) = [n for n in notes if "EGD (exact)" in n]  # 55 against the paper's 109: outside 30%
+    assert egd.endswith("On the authors' random draws (one run) ours takes 95 epochs, 0.87 times the paper's.")
+    assert not any("vanilla" in n for n in notes)  # 7,100 against 7,873: within 30%, no note
+    assert parity.difference_notes(rows, []) == [n.split(" On the authors'")[0] for n in notes]
