@@ -135,3 +135,6 @@ def test_difference_notes_add_the_run_on_the_authors_draws():
     assert egd.endswith("On the authors' random draws (one run) ours takes 95 epochs, 0.87 times the paper's.")
     assert not any("vanilla" in n for n in notes)  # 7,100 against 7,873: within 30%, no note
     assert parity.difference_notes(rows, []) == [n.split(" On the authors'")[0] for n in notes]
+    stuck = [make_run("parity", "egd-svd", seed=42, t95=None, n=400, k=2, random_streams="numpy")]
+    assert parity.difference_notes(rows, stuck)[0].endswith(
+        "ours never reaches 95% within its budget of 10,100 epochs.")
