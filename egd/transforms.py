@@ -100,6 +100,16 @@ def ns_schedule(
     return [out[min(i, len(out) - 1)] for i in range(ns_steps)]
 
 
+def _check_direction_count(name: str, value, method: str | None, meaning: str = "") -> None:
+    """``rank`` or ``batch_rank`` of an exact method: an int >= 1, and not with Newton–Schulz,
+    which cannot single out directions."""
+    if method == "newton_schulz":
+        raise ValueError(f"{name} is not available with method='newton_schulz' (it cannot single out "
+                         f"directions); got {name}={value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be None or an int >= 1{meaning}, got {value!r}")
+
+
 def validate_orthogonalize_options(
     *,
     method: str | None,
@@ -119,11 +129,7 @@ def validate_orthogonalize_options(
         if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise ValueError(f"rank must be an int >= 1 for method='rsvd', got {rank!r}")
     elif rank is not None:
-        if method == "newton_schulz":
-            raise ValueError(f"rank is not available with method='newton_schulz' (it cannot single out "
-                             f"directions); got rank={rank!r}")
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"rank must be None or an int >= 1, got {rank!r}")
+        _check_direction_count("rank", rank, method)
     if spectral_cutoff is not None:
         if method == "newton_schulz":
             raise ValueError(f"spectral_cutoff is not available with method='newton_schulz'; "
@@ -132,11 +138,7 @@ def validate_orthogonalize_options(
                 or not 0.0 <= spectral_cutoff < 1.0):
             raise ValueError(f"spectral_cutoff must be None or a float in [0, 1), got {spectral_cutoff!r}")
     if batch_rank is not None:
-        if method == "newton_schulz":
-            raise ValueError(f"batch_rank is not available with method='newton_schulz' (it cannot single out "
-                             f"directions); got batch_rank={batch_rank!r}")
-        if isinstance(batch_rank, bool) or not isinstance(batch_rank, int) or batch_rank < 1:
-            raise ValueError(f"batch_rank must be None or an int >= 1 (the mini-batch size), got {batch_rank!r}")
+        _check_direction_count("batch_rank", batch_rank, method, " (the mini-batch size)")
     for name, value in (("n_iter", n_iter), ("oversampling", oversampling)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")

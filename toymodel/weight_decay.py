@@ -161,19 +161,21 @@ def l2_plateau_length(*, eps, eta, s, theta, u, weight_decay, method="gd", conve
     theta = check.theta_shift(theta)
     check.choice("formula", formula, ERROR_FORMULAS)
     limit = int(check.steps("max_steps", max_steps))
-    start = 0
-    mu, nu = u1, u2
-    while start <= limit:
+
+    def first_below(mus, nus) -> np.ndarray:
+        errors = test_error(np.stack([mus, nus], axis=-1), eps=eps, theta=theta, formula=formula)
+        return np.flatnonzero(errors < 1)
+
+    if first_below(np.array([u1]), np.array([u2])).size:
+        return 0.0
+    start, mu, nu = 1, u1, u2
+    while start <= limit:  # chunks of steps start .. start + n - 1
         n = min(_CHUNK if method == "egd" else 16 * _CHUNK, limit - start + 1)
         if method == "gd":
-            k = np.arange(start, start + n)
-            mus, nus = _gd(k, eps, eta, lam, u1, u2, m1, m2, c)
-        elif start == 0:  # the first look includes w(0)
-            mus, nus = _egd_chunk(n - 1, eps, eta, lam, mu, nu, m1, m2, c)
-            mus, nus = np.concatenate([[u1], mus]), np.concatenate([[u2], nus])
+            mus, nus = _gd(np.arange(start, start + n), eps, eta, lam, u1, u2, m1, m2, c)
         else:
             mus, nus = _egd_chunk(n, eps, eta, lam, mu, nu, m1, m2, c)
-        below = np.flatnonzero(test_error(np.stack([mus, nus], axis=-1), eps=eps, theta=theta, formula=formula) < 1)
+        below = first_below(mus, nus)
         if below.size:
             return float(start + below[0])
         mu, nu = float(mus[-1]), float(nus[-1])

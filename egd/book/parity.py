@@ -19,6 +19,7 @@ from egd.grokking.labels import method_label
 from egd.grokking.store import RunResult
 
 from . import display
+from .reproduction import differences
 
 __all__ = ["METHOD_ORDER", "FAST_WITHIN", "RSVD_WITHIN", "runs_of", "seed_epochs", "median_seed_run",
            "fast_and_stuck", "seed_outcome_rows", "seed_outcome_table", "two_way_points", "first_epoch_norm",
@@ -151,11 +152,12 @@ def difference_notes(rows: list[dict], authors: Sequence[RunResult]) -> list[str
     """:func:`egd.book.reproduction.differences` of one shape's rows, each followed by the same
     method's run on the authors' own random draws where there is one: whether those draws
     account for the gap (the paper's numbers are single runs of the authors' script)."""
-    from .reproduction import differences
-
     drawn = {(tables.shape_label(r), tables.method_key(r).split(" ")[0]): r for r in authors}
     notes = []
-    for row, note in zip([r for r in rows if r["differs"]], differences(rows)):
+    for row in rows:
+        if not row["differs"]:
+            continue
+        (note,) = differences([row])
         run = drawn.get((row["shape"], row["method"].split(" ")[0]))
         if run is not None:
             e, paper = run.epochs_to_threshold, row["paper"]
