@@ -54,8 +54,8 @@ import torch
 from egd.grokking.files import atomic_write_bytes
 from egd.transforms import orthogonalize
 
-__all__ = ["TOY_MLP_METHODS", "ESCAPE_LEVEL", "HALF_ERROR_LEVEL", "ToyMLPConfig", "ToyMLPSweep", "PROFILES",
-           "train_toy_mlp", "plateau_steps", "TOY_MLP_SUBDIR", "sweep_key", "sweep_path", "save_sweep_run",
+__all__ = ["TOY_MLP_METHODS", "ESCAPE_LEVEL", "HALF_ERROR_LEVEL", "ToyMLPConfig", "ToyMLPSweep", "FULL_ESCAPE_EPS",
+           "PROFILES", "train_toy_mlp", "plateau_steps", "TOY_MLP_SUBDIR", "sweep_key", "sweep_path", "save_sweep_run",
            "load_sweep_run", "find_sweep", "run_or_load"]
 
 TOY_MLP_METHODS = ("gd", "egd-svd", "egd-rsvd")
@@ -143,6 +143,12 @@ class ToyMLPSweep:
 #: a probe of GD at 1e-4 with ten seeds needed 1,920 steps, EGD 176 (~7 CPU minutes for the
 #: three methods, ~1-2 h of wall time on the shared machine). GD's escape times there spread from
 #: 17 to 1,920 steps (median 574; at 1e-3: 175 to 248), so that grid's slope would be far less certain.
+#: The full escape sweep's eps, 10^(-3 + 2i/5) for i = 0..5, written out to the last bit: a sweep's
+#: key hashes its floats, and np.logspace's last bit differs between numpy releases (2.4.6 gives
+#: 0.00630957344480193 for the third), which would hide the committed sweep from a fresh install.
+FULL_ESCAPE_EPS = (0.001, 0.0025118864315095794, 0.006309573444801929, 0.01584893192461114, 0.039810717055349734,
+                   0.1)
+
 PROFILES: dict[str, dict[str, ToyMLPSweep]] = {
     "quick": {
         "escape": ToyMLPSweep(eps=(1e-1, 3e-2, 1e-2, 3e-3, 1e-3), seeds=(0, 1, 2, 3, 4),
@@ -152,7 +158,7 @@ PROFILES: dict[str, dict[str, ToyMLPSweep]] = {
                                                   stop_early=False)),
     },
     "full": {
-        "escape": ToyMLPSweep(eps=tuple(float(e) for e in np.logspace(-3, -1, 6)), seeds=tuple(range(10)),
+        "escape": ToyMLPSweep(eps=FULL_ESCAPE_EPS, seeds=tuple(range(10)),
                               config=ToyMLPConfig(max_steps=200_000)),
         "curves": ToyMLPSweep(eps=(1e-2,), seeds=tuple(range(10)),
                               config=ToyMLPConfig(max_steps=50_000, eval_every=10, plateau_level=HALF_ERROR_LEVEL,

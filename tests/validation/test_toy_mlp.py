@@ -122,3 +122,10 @@ def test_run_or_load_saves_each_method_once_and_loads_it_back(tmp_path, monkeypa
     assert toy_mlp.find_sweep(TINY, tmp_path, kind="curves") is None  # another kind, another file
     toy_mlp.sweep_path(TINY, "gd", tmp_path, kind="escape").unlink()
     assert toy_mlp.find_sweep(TINY, tmp_path, kind="escape") is None  # only whole sweeps are found
+
+
+def test_full_escape_eps_are_two_decades_in_equal_log_steps():
+    # written out to the bit (the sweep's key hashes them); numerically the logspace they stand for
+    eps = np.asarray(toy_mlp.FULL_ESCAPE_EPS)
+    assert eps == pytest.approx(np.logspace(-3, -1, 6), rel=1e-15)
+    assert toy_mlp.PROFILES["full"]["escape"].eps == toy_mlp.FULL_ESCAPE_EPS
