@@ -33,9 +33,9 @@ import numpy as np
 
 from egd.book import definitions
 from egd.book import toy as toy_chapter
-from egd.book.display import Check, Table, checks_table, fmt_epochs, fmt_number
+from egd.book.display import Check, Table, checks_table, fmt_epochs, fmt_number, mark
 from egd.book.style import MethodStyle, method_style
-from egd.grokking import labels
+from egd.grokking import labels, runsets
 from egd.grokking.paper_numbers import paper_epochs
 from egd.grokking.store import RunResult
 from egd.grokking.tables import censored_median, summarize_seeds
@@ -46,7 +46,8 @@ __all__ = [
     "LEVEL2_KEYS", "LEVEL2_LABELS", "toy_method_style", "level2_style", "fmt_slope", "fmt_fit",
     "verdict", "relative_deviation", "Level1", "level1", "plateau_table", "median_by_eps", "Level2", "level2",
     "level2_runs",
-    "memorisation_time", "Level3", "level3", "speedup", "summary_checks", "summary_table", "level2_checks",
+    "memorisation_time", "Level3", "level3", "level3_committed", "setting_label", "LEVEL3_PREDICTIONS",
+    "level3_slope_table", "plot_grok_times", "speedup", "summary_checks", "summary_table", "level2_checks",
     "level3_checks", "prose_table", "measures_table", "settings_table", "level2_table", "half_error_table",
     "level3_table", "anisotropy_table",
 ]
@@ -373,16 +374,92 @@ class Level3:
                 if labels.method_key(r.config) == method and math.isclose(anisotropy.run_eps(r.config), eps)]
 
 
+def _block_ratios(prof: anisotropy.AnisotropyProfile) -> dict[float, list[float]]:
+    return {float(e): [1.0 / anisotropy.full_batch_gradient(
+        anisotropy.anisotropy_config(e, "vanilla", None, s, p=prof.p, **prof.overrides))["block_ratio"]
+        for s in prof.seeds] for e in prof.eps}
+
+
 def level3(profile: str | anisotropy.AnisotropyProfile, results_dir: str | Path, *,
            progress: bool = False) -> Level3:
     """Load (or, where missing, train) the level-3 runs of ``profile`` from
     ``results_dir/08_anisotropy``, and the full-batch gradient at initialisation per eps and seed."""
     prof = profile if isinstance(profile, anisotropy.AnisotropyProfile) else anisotropy.PROFILES[profile]
     runs = anisotropy.run_or_load_sweep(prof, Path(results_dir) / anisotropy.ANISOTROPY_SUBDIR, progress=progress)
-    block = {float(e): [1.0 / anisotropy.full_batch_gradient(
-        anisotropy.anisotropy_config(e, "vanilla", None, s, p=prof.p, **prof.overrides))["block_ratio"]
-        for s in prof.seeds] for e in prof.eps}
-    return Level3(prof, runs, block)
+    return Level3(prof, runs, _block_ratios(prof))
+
+
+def level3_committed(profile: str | anisotropy.AnisotropyProfile, results_dir: str | Path) -> tuple[Level3, int]:
+    """The *finished* level-3 runs of ``profile`` in ``results_dir/08_anisotropy`` (nothing is
+    trained: how the quick book shows the full profile's runs) and how many runs the profile has."""
+    prof = profile if isinstance(profile, anisotropy.AnisotropyProfile) else anisotropy.PROFILES[profile]
+    configs = anisotropy.anisotropy_configs(prof)
+    runs = runsets.load_finished(configs, Path(results_dir) / anisotropy.ANISOTROPY_SUBDIR)
+    return Level3(prof, runs, _block_ratios(prof)), len(configs)
+
+
+#: Overrides of a level-3 profile that set how long runs go and what they record, not the task.
+_RUN_LENGTH = frozenset({"max_epochs", "patience", "spectrum_every"})
+
+
+def setting_label(prof: anisotropy.AnisotropyProfile) -> str:
+    """A level-3 setting in a few words: modulus, the eps range, seeds (and the quick profile's changes)."""
+    eps = sorted(prof.eps)
+    changes = [f"{k.replace('_', ' ')} {v:g}" if isinstance(v, (int, float)) else f"{k.replace('_', ' ')} {v}"
+               for k, v in sorted(prof.overrides.items()) if k not in _RUN_LENGTH]
+    changed = ", ".join(changes) if changes else "the paper's preset"
+    return (f"p = {prof.p}, {changed}, \\(\\varepsilon\\) from {eps[-1]:g} to {eps[0]:g}, "
+            f"{len(prof.seeds)} seeds")
+
+
+#: What each level-3 method's slope is compared with: (prediction, where it comes from).
+LEVEL3_PREDICTIONS = {"vanilla": (-1.0, "the toy's GD"), "egd-svd": (0.0, "the paper"),
+                      "egd-rsvd128": (0.0, "the paper")}
+
+
+def level3_slope_table(settings: Sequence[tuple[str, Level3, int]]) -> Table:
+    """The slope of T95 against eps per method, one column per setting ``(name, level 3, runs
+    planned)``: the fit with its 95% interval (and the censored runs' upper bound), its verdict
+    against :data:`LEVEL3_PREDICTIONS`, and how many of the setting's runs it rests on."""
+    methods = list(dict.fromkeys(m for _, l3, _ in settings for m in l3.slopes))
+    methods.sort(key=lambda m: list(LEVEL3_PREDICTIONS).index(m) if m in LEVEL3_PREDICTIONS else len(methods))
+    rows = []
+    for method in methods:
+        predicted, source = LEVEL3_PREDICTIONS.get(method, (math.nan, "–"))
+        row = [method_style(method).label, f"{'0' if predicted == 0 else _signed(predicted)} ({source})"]
+        for _, l3, _ in settings:
+            fit = l3.slopes.get(method)
+            row.append(f"{mark(verdict(fit, predicted))} {fmt_fit(fit, never='never reached 95%')}" if fit else "–")
+        rows.append(row)
+    rows.append(["runs finished", ""] + [f"{len(l3.runs)} / {planned}" for _, l3, planned in settings])
+    return Table(["method", "predicted slope"] + [f"{name}: {setting_label(l3.profile)}" for name, l3, _ in settings],
+                 rows, caption="Slope of the time to grok T95 against \\(\\varepsilon\\) (log-log, 95% interval), "
+                               "per setting", align="ll" + "l" * len(settings))
+
+
+def plot_grok_times(ax, l3: Level3) -> None:
+    """T95 against eps on log-log axes: runs as dots, runs that never reached 95% as crosses at the
+    cap, medians over seeds (failures as never) as lines, per method in its colour; and the toy's
+    ``1/eps`` through vanilla's median at eps = 1 (dashed)."""
+    grok = l3.grok
+    for method in dict.fromkeys(grok["method"]):
+        run_style = method_style(method)
+        rows = grok["method"] == method
+        done, never = rows & ~grok["censored"], rows & grok["censored"]
+        ax.loglog(grok["eps"][done], grok["epochs"][done], "o", color=run_style.color, alpha=0.5, ms=5)
+        ax.loglog(grok["eps"][never], grok["cap"][never], "x", color=run_style.color, ms=9)
+        eps, median = median_by_eps(grok, method)
+        finite = np.isfinite(median)
+        ax.loglog(eps[finite], median[finite], color=run_style.color, label=run_style.label)
+    eps, vanilla_median = median_by_eps(grok, "vanilla")
+    at_one = np.isclose(eps, 1.0)
+    if at_one.any() and np.isfinite(vanilla_median[at_one]).all():
+        toy_style = toy_method_style("gd", linestyle="--")
+        ax.loglog(eps, vanilla_median[at_one] / eps, "--", color=toy_style.color, lw=1.2,
+                  label=r"toy GD: $1/\varepsilon$")
+    ax.set_xlabel(r"$\varepsilon$ (second operand scaled by $\sqrt{\varepsilon}$)")
+    ax.set_ylabel("time to grok T95 (epochs)")
+    ax.set_title(f"modular addition, p = {l3.profile.p}")
 
 
 def _median_all(runs: Sequence[RunResult]) -> float:
@@ -648,6 +725,8 @@ def level3_table(l3: Level3) -> Table:
     for method in dict.fromkeys(l3.grok["method"]):
         for e in sorted(l3.profile.eps, reverse=True):
             runs = l3.runs_of(method, e)
+            if not runs:  # not committed yet (a sweep still training): no row rather than a made-up one
+                continue
             s = summarize_seeds(runs)
             mem = [memorisation_time(r) for r in runs]
             spans = [r.epochs_to_threshold - m for r, m in zip(runs, mem)

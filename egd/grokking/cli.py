@@ -288,20 +288,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from . import runsets as experiments
 
-    if args.runs == experiments.ALL:
-        return _reproduce_all(args)
+    if args.runs in (experiments.ALL, experiments.MAIN_TEXT):
+        return _reproduce_group(args, args.runs)
     return _reproduce_set(args, args.runs, Path(args.out) if args.out else None)
 
 
-def _reproduce_all(args: argparse.Namespace) -> int:
-    """Every set of :func:`egd.grokking.runsets.all_run_sets`, each into its subfolder of ``--out``."""
+def _reproduce_group(args: argparse.Namespace, group: str) -> int:
+    """Every set of :func:`egd.grokking.runsets.group_run_sets`, each into its subfolder of ``--out``."""
     from . import runsets as experiments
 
     base = experiments.results_dir(args.out)
-    for name, why in experiments.NOT_IN_ALL.items():
-        print(f"reproduce all: {name} left out: {why}")
+    for name, why in experiments.group_left_out(group).items():
+        print(f"reproduce {group}: {name} left out: {why}")
     status = 0
-    for name in experiments.all_run_sets():
+    for name in experiments.group_run_sets(group):
         status = max(status, _reproduce_set(args, name, base / experiments.RUN_SETS[name][1]))
     return status
 
@@ -399,11 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.set_defaults(func=cmd_report)
 
     p_rep = sub.add_parser("reproduce", help="train (or find finished) the runs behind a book chapter")
-    p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS) + [experiments.ALL],
+    p_rep.add_argument("runs", choices=sorted(experiments.RUN_SETS) + [experiments.ALL, experiments.MAIN_TEXT],
                        help="modular: Tables 2-3; parity: Table 4; parity-authors: Table 4 on the authors' "
                             "draws; anisotropy: the validation chapter's level 3; gpu-comparison: Table 2 at "
                             "p=97 on a CUDA device; transformer: Table 7; digits: Table 6 on scikit-learn's "
-                            "digits; all: every set but gpu-comparison, each in its subfolder of --out")
+                            "digits; all: every set but gpu-comparison, each in its subfolder of --out; "
+                            "main-text: every set of all but Appendix D's (transformer, digits)")
     p_rep.add_argument("--profile", default=os.environ.get("EGD_PROFILE", "quick"), choices=experiments.PROFILES)
     p_rep.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, or auto")
     p_rep.add_argument("--out", default=None, help="results directory (default: $EGD_RESULTS_DIR or ./results, "

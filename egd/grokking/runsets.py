@@ -317,6 +317,14 @@ NOT_IN_ALL = {
 }
 #: The name of every registered set at once for ``egd-grok reproduce``.
 ALL = "all"
+#: The name of every set of ``all`` but Appendix D's (:data:`NOT_IN_MAIN_TEXT`): the paper's main
+#: text (Tables 2-4, Figures 1-3, the runs on the authors' draws) and the chapters that test it.
+MAIN_TEXT = "main-text"
+#: Sets of ``all`` that ``main-text`` leaves out, with the reason it prints.
+NOT_IN_MAIN_TEXT = {
+    "transformer": "Appendix D (Table 7); its Adam baseline takes about a day per seed on one CPU core",
+    "digits": "Appendix D (Table 6)",
+}
 
 
 def results_dir(path: str | os.PathLike | None = None) -> Path:
@@ -342,6 +350,23 @@ def all_run_sets() -> list[str]:
     """The sets ``egd-grok reproduce all`` trains: every registered one except :data:`NOT_IN_ALL`,
     in registration order."""
     return [name for name in RUN_SETS if name not in NOT_IN_ALL]
+
+
+def group_left_out(group: str) -> dict[str, str]:
+    """``{set: why}`` for the registered sets that the group ``group`` (:data:`ALL` or
+    :data:`MAIN_TEXT`) leaves out."""
+    if group == ALL:
+        return dict(NOT_IN_ALL)
+    if group == MAIN_TEXT:
+        return {**NOT_IN_ALL, **{n: why for n, why in NOT_IN_MAIN_TEXT.items() if n in RUN_SETS}}
+    raise ValueError(f"group must be one of {[ALL, MAIN_TEXT]}, got {group!r}")
+
+
+def group_run_sets(group: str) -> list[str]:
+    """The sets ``egd-grok reproduce <group>`` trains, in registration order: every registered
+    one except :func:`group_left_out`."""
+    left_out = group_left_out(group)
+    return [name for name in RUN_SETS if name not in left_out]
 
 
 def load_finished(configs: list[RunConfig], results_dir: str | os.PathLike) -> list[RunResult]:
@@ -416,10 +441,17 @@ class SetCost:
     runs: int
     finished: int
     seconds: float
+    #: The devices the finished runs trained on, as ``"cpu (AMD EPYC)"`` or ``"cuda (NVIDIA H200)"``, sorted.
+    devices: tuple[str, ...] = ()
 
     @property
     def missing(self) -> int:
         return self.runs - self.finished
+
+
+def _device_label(env: dict) -> str:
+    kind = str(env.get("device") or "unknown").split(":")[0]
+    return f"{kind} ({env['device_name']})" if env.get("device_name") else kind
 
 
 def profile_wall_time(profile: str = "full", folder: str | os.PathLike | None = None,
@@ -433,5 +465,6 @@ def profile_wall_time(profile: str = "full", folder: str | os.PathLike | None = 
     for name in names if names is not None else all_run_sets():
         configs, subdir = run_set(name, profile, device)
         finished = load_finished(configs, base / subdir)
-        costs.append(SetCost(name, len(configs), len(finished), recorded_seconds(finished)))
+        devices = tuple(sorted({_device_label(r.env) for r in finished}))
+        costs.append(SetCost(name, len(configs), len(finished), recorded_seconds(finished), devices))
     return costs

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from egd.book import definitions, display, style, toy, validation
-from egd.grokking.store import find_run
+from egd.grokking.store import find_run, save_run
 from egd.validation import anisotropy, toy_mlp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -238,3 +238,46 @@ def test_committed_level2_sweep_is_loaded_and_its_slopes_are_decisive():
     for method, fit in l2.slopes.items():
         _, low, high = fit["reached"]
         assert fit["n_censored"] == 0 and high - low <= 0.5, (method, fit)
+
+
+def test_committed_level3_loads_only_finished_runs_and_trains_nothing(small_levels, tmp_path):
+    l3 = small_levels[2]
+    empty, planned = validation.level3_committed(TINY_L3, tmp_path)
+    assert (len(empty.runs), planned) == (0, len(anisotropy.anisotropy_configs(TINY_L3)))
+    assert not list(tmp_path.rglob("*.json"))  # nothing trained
+    assert validation.level3_table(empty).rows == []
+    for run in l3.runs[:2]:  # two of the four runs committed: those are found, the rest left out
+        save_run(run, tmp_path / anisotropy.ANISOTROPY_SUBDIR)
+    some, _ = validation.level3_committed(TINY_L3, tmp_path)
+    assert sorted(r.name for r in some.runs) == sorted(r.name for r in l3.runs[:2])
+
+
+def test_slope_table_puts_settings_side_by_side(small_levels):
+    l3 = small_levels[2]
+    table = validation.level3_slope_table([("small", l3, 4), ("half", validation.Level3(l3.profile, l3.runs[:2],
+                                                                                         l3.block), 4)])
+    assert [row[0] for row in table.rows] == ["vanilla SGD", "EGD (exact)", "runs finished"]
+    assert table.rows[0][1] == "−1.00 (the toy's GD)" and table.rows[1][1] == "0 (the paper)"
+    assert table.rows[-1][2:] == ["4 / 4", "2 / 4"]
+    assert table.rows[1][3] == "–"  # the half setting has no EGD runs
+    assert table.rows[0][2][0] in (display.HOLDS, display.FAILS, display.UNDECIDED)
+    assert "p = 7" in table.header[2] and "2 seeds" not in table.header[2] and "1 seeds" in table.header[2]
+
+
+def test_setting_label_names_what_the_quick_profile_changes():
+    assert validation.setting_label(anisotropy.PROFILES["full"]).startswith("p = 97, the paper's preset")
+    quick = validation.setting_label(anisotropy.PROFILES["quick"])
+    assert "p = 31" in quick and "train fraction 0.8" in quick and "max epochs" not in quick
+
+
+def test_plot_grok_times_draws_every_method(small_levels):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    validation.plot_grok_times(ax, small_levels[2])
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"vanilla SGD", "EGD (exact)"} <= set(labels)
+    plt.close(fig)

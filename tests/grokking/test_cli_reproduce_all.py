@@ -104,6 +104,7 @@ def test_profile_wall_time_sums_the_finished_runs_and_counts_the_missing(tmp_pat
     assert costs["second"].missing == 0
     assert costs["second"].seconds == pytest.approx(float(second[0].history["seconds"][-1]))
     assert costs["first"].seconds > 0
+    assert costs["second"].devices == (f"cpu ({second[0].env['device_name']})",)
     assert [c.name for c in experiments.profile_wall_time("quick", tmp_path, names=["elsewhere"])] == ["elsewhere"]
 
 
@@ -120,3 +121,24 @@ def test_grokfast_is_a_column_of_the_full_modular_tables_only():
     vanilla_twin = dataclasses.replace(grokfast[0], method="vanilla",
                                        spectrum_every=experiments.SPECTRUM_EVERY["vanilla"])
     assert vanilla_twin in paper
+
+
+def test_main_text_is_all_but_appendix_d():
+    main = experiments.group_run_sets(experiments.MAIN_TEXT)
+    assert experiments.group_run_sets(experiments.ALL) == experiments.all_run_sets()
+    assert set(experiments.all_run_sets()) - set(main) == {"transformer", "digits"}
+    assert {"modular", "parity", "parity-authors", "anisotropy"} <= set(main)
+    assert set(experiments.group_left_out(experiments.MAIN_TEXT)) == {"gpu-comparison", "transformer", "digits"}
+    with pytest.raises(ValueError, match="group must be one of"):
+        experiments.group_run_sets("modular")
+
+
+def test_reproduce_main_text_leaves_out_appendix_d(tmp_path, tiny_sets, monkeypatch, capsys):
+    monkeypatch.setattr(experiments, "NOT_IN_MAIN_TEXT", {"second": "an appendix"})
+    argv = ["reproduce", "main-text", "--out", str(tmp_path), "--jobs", "1", "--no-progress", "--device", "cpu"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "reproduce main-text: second left out: an appendix" in out
+    assert "reproduce main-text: elsewhere left out: needs another machine" in out
+    assert "reproduce first (quick): 2 runs, 0 finished" in out and "reproduce second" not in out
+    assert len(list(tmp_path.glob("*.json"))) == 2 and not (tmp_path / "second").exists()
