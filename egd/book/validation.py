@@ -47,7 +47,8 @@ __all__ = [
     "verdict", "relative_deviation", "Level1", "level1", "plateau_table", "median_by_eps", "Level2", "level2",
     "level2_runs",
     "memorisation_time", "Level3", "level3", "level3_committed", "setting_label", "LEVEL3_PREDICTIONS",
-    "level3_slope_table", "plot_grok_times", "speedup", "summary_checks", "summary_table", "level2_checks",
+    "level3_slope_table", "local_slopes", "local_slopes_table", "scale_checks",
+    "plot_grok_times", "speedup", "summary_checks", "summary_table", "level2_checks",
     "level3_checks", "prose_table", "measures_table", "settings_table", "level2_table", "half_error_table",
     "level3_table", "anisotropy_table",
 ]
@@ -437,6 +438,41 @@ def level3_slope_table(settings: Sequence[tuple[str, Level3, int]]) -> Table:
                                "per setting", align="ll" + "l" * len(settings))
 
 
+def local_slopes(l3: Level3, method: str) -> list[tuple[float, float, float]]:
+    """``(eps_high, eps_low, slope)`` between each two neighbouring eps of ``method``'s runs: the
+    log-log slope of the median T95 (failures as never; NaN where either median is never). A
+    straight line has one slope everywhere; a curve that steepens as eps falls does not."""
+    eps, median = median_by_eps(l3.grok, method)
+    out = []
+    for (lo, t_lo), (hi, t_hi) in zip(zip(eps[:-1], median[:-1]), zip(eps[1:], median[1:])):
+        finite = math.isfinite(t_lo) and math.isfinite(t_hi)
+        out.append((float(hi), float(lo), math.log(t_lo / t_hi) / math.log(lo / hi) if finite else math.nan))
+    return sorted(out, reverse=True)
+
+
+def local_slopes_table(l3: Level3) -> Table:
+    """One row per method: its median T95 at each eps and the local slope between neighbours."""
+    eps = sorted(l3.profile.eps, reverse=True)
+    rows = []
+    for method in dict.fromkeys(l3.grok["method"]):
+        found, median = median_by_eps(l3.grok, method)
+        at = {float(e): m for e, m in zip(found, median)}
+        slopes = {(hi, lo): sl for hi, lo, sl in local_slopes(l3, method)}
+        cells = []
+        for i, e in enumerate(eps):
+            cells.append(fmt_epochs(at[e]) if e in at else "–")
+            if i + 1 < len(eps):
+                cells.append(_signed(slopes.get((e, eps[i + 1]), math.nan)))
+        rows.append([method_style(method).label] + cells)
+    header = ["method"]
+    for i, e in enumerate(eps):
+        header.append(f"T95 at {e:g}")
+        if i + 1 < len(eps):
+            header.append(f"slope {e:g} → {eps[i + 1]:g}")
+    return Table(header, rows, caption="Median T95 per \\(\\varepsilon\\) (failures as never) and the log-log slope "
+                                       "between neighbouring values")
+
+
 def plot_grok_times(ax, l3: Level3) -> None:
     """T95 against eps on log-log axes: runs as dots, runs that never reached 95% as crosses at the
     cap, medians over seeds (failures as never) as lines, per method in its colour; and the toy's
@@ -638,6 +674,72 @@ def level3_checks(l3: Level3) -> list[Check]:
               f"{_fmt_large(kappa[1.0])} at {_eps(1.0)}, {_fmt_large(kappa[min(l3.profile.eps)])} "
               f"at {_eps(min(l3.profile.eps))}"),
     ]
+
+
+def scale_checks(quick: Level3, full: Level3) -> list[Check]:
+    """The chapter's sentences about level 3 at the paper's scale (``full``) against the quick
+    setting (``quick``), checked against the runs."""
+    steps = [sl for _, _, sl in local_slopes(full, "vanilla")]
+    finite = [sl for sl in steps if math.isfinite(sl)]
+    cells = ", ".join(_signed(sl) for sl in steps)
+    quick_slope, full_slope = quick.slopes["vanilla"]["reached"][0], full.slopes["vanilla"]["reached"][0]
+    return [
+        Check("At the paper's scale, each step down in \\(\\varepsilon\\) lengthens vanilla SGD's median T95 "
+              "(every local slope below 0)", bool(finite) and all(sl < 0 for sl in finite), "all < 0", cells),
+        Check("Vanilla's local slope steepens as \\(\\varepsilon\\) falls", len(finite) >= 2 and all(
+            b < a for a, b in zip(finite, finite[1:])), "each below the one before", cells),
+        Check("Even vanilla's steepest local slope is flatter than the toy's \\(1/\\varepsilon\\)",
+              bool(finite) and min(finite) > -1, "> −1", _signed(min(finite)) if finite else "–"),
+        Check("Vanilla's fitted slope is steeper at the paper's scale than in the quick setting",
+              full_slope < quick_slope, f"< {_signed(quick_slope)} (quick)", _signed(full_slope)),
+        *_scale_egd_checks(full),
+    ]
+
+
+def _scale_egd_checks(full: Level3) -> list[Check]:
+    """Exact EGD against vanilla at the paper's scale, at every eps both have runs of."""
+    slopes = full.slopes
+    if "egd-svd" not in slopes:
+        return []
+    both = sorted({anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == "egd-svd"}
+                  & {anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == "vanilla"},
+                  reverse=True)
+    ratios = [speedup(full, e) for e in both]
+    egd, vanilla = slopes["egd-svd"]["reached"][0], slopes["vanilla"]["reached"][0]
+    egd_fit = slopes["egd-svd"]
+    if egd_fit["n_censored"]:
+        egd = egd_fit["at_cap"][0]
+    smallest = both[-1] if both else math.nan
+    return [
+        Check("At the paper's scale exact EGD groks sooner than vanilla SGD at every \\(\\varepsilon\\) "
+              "(median T95, failures as never)", bool(ratios) and all(r > 1 for r in ratios), "all > 1×",
+              ", ".join(f"{r:.0f}×" for r in ratios)),
+        Check("As in the quick setting, EGD's T95 is steeper in \\(\\varepsilon\\) than vanilla's",
+              egd < vanilla, f"< {_signed(vanilla)} (vanilla)", _signed(egd)),
+        Check(f"EGD's advantage over vanilla shrinks from {_eps(1.0)} to {_eps(smallest)} (the paper's reading: "
+              "it grows)", len(ratios) >= 2 and ratios[-1] < ratios[0], f"below {ratios[0]:.0f}×" if ratios else "–",
+              f"{ratios[-1]:.0f}×" if ratios else "–"),
+        *_rsvd_like_exact(full),
+    ]
+
+
+#: RSVD "behaves like exact EGD" when its median T95 is within this factor of exact EGD's at every eps.
+RSVD_LIKE_EXACT_FACTOR = 1.5
+
+
+def _rsvd_like_exact(full: Level3, method: str = "egd-rsvd128") -> list[Check]:
+    eps = sorted({anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == method},
+                 reverse=True)
+    ratios = [_median_all(full.runs_of(method, e)) / _median_all(full.runs_of("egd-svd", e)) for e in eps
+              if full.runs_of("egd-svd", e)]
+    if not ratios:
+        return []
+    finite = all(math.isfinite(r) for r in ratios)
+    return [Check(f"{method_style(method).label} behaves like exact EGD (median T95 within a factor "
+                  f"{RSVD_LIKE_EXACT_FACTOR:g} of exact EGD's at every \\(\\varepsilon\\))",
+                  finite and all(1 / RSVD_LIKE_EXACT_FACTOR <= r <= RSVD_LIKE_EXACT_FACTOR for r in ratios),
+                  f"{1 / RSVD_LIKE_EXACT_FACTOR:.2f} to {RSVD_LIKE_EXACT_FACTOR:g}",
+                  ", ".join(f"{r:.2f}" if math.isfinite(r) else "–" for r in ratios))]
 
 
 # --- the chapter's tables -----------------------------------------------------------------------

@@ -281,3 +281,24 @@ def test_plot_grok_times_draws_every_method(small_levels):
     labels = ax.get_legend_handles_labels()[1]
     assert {"vanilla SGD", "EGD (exact)"} <= set(labels)
     plt.close(fig)
+
+
+def test_local_slopes_between_neighbouring_eps(small_levels):
+    l3 = small_levels[2]
+    slopes = validation.local_slopes(l3, "vanilla")
+    assert [(hi, lo) for hi, lo, _ in slopes] == [(1.0, 0.25)]
+    eps, median = validation.median_by_eps(l3.grok, "vanilla")
+    if np.isfinite(median).all():
+        assert slopes[0][2] == pytest.approx(np.log(median[0] / median[1]) / np.log(eps[0] / eps[1]))
+    table = validation.local_slopes_table(l3)
+    assert table.header == ["method", "T95 at 1", "slope 1 → 0.25", "T95 at 0.25"]
+
+
+@pytest.mark.skipif(not COMMITTED.is_dir(), reason="no committed level-3 runs")
+def test_committed_full_scale_runs_hold_the_chapters_sentences():
+    full, planned = validation.level3_committed("full", REPO / "results")
+    if len({anisotropy.run_eps(r.config) for r in full.runs if r.config.method == "vanilla"}) < 3:
+        pytest.skip("fewer than three eps of the full level 3 committed")
+    quick = validation.level3("quick", REPO / "results")
+    failed = [c.claim for c in validation.scale_checks(quick, full) if c.holds is not True]
+    assert not failed, failed
