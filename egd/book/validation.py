@@ -710,12 +710,16 @@ def _scale_egd_checks(full: Level3) -> list[Check]:
     if egd_fit["n_censored"]:
         egd = egd_fit["at_cap"][0]
     smallest = both[-1] if both else math.nan
+    steps = [sl for _, _, sl in local_slopes(full, "egd-svd") if math.isfinite(sl)]
     return [
         Check("At the paper's scale exact EGD groks sooner than vanilla SGD at every \\(\\varepsilon\\) "
               "(median T95, failures as never)", bool(ratios) and all(r > 1 for r in ratios), "all > 1×",
               ", ".join(f"{r:.0f}×" for r in ratios)),
         Check("As in the quick setting, EGD's T95 is steeper in \\(\\varepsilon\\) than vanilla's",
               egd < vanilla, f"< {_signed(vanilla)} (vanilla)", _signed(egd)),
+        Check("At the small-\\(\\varepsilon\\) end EGD's local slope is as steep as the toy's GD law or "
+              "steeper", bool(steps) and min(steps) <= -1 + SLOPE_TOLERANCE, f"≤ {_signed(-1 + SLOPE_TOLERANCE)}",
+              ", ".join(_signed(sl) for sl in steps)),
         Check(f"EGD's advantage over vanilla shrinks from {_eps(1.0)} to {_eps(smallest)} (the paper's reading: "
               "it grows)", len(ratios) >= 2 and ratios[-1] < ratios[0], f"below {ratios[0]:.0f}×" if ratios else "–",
               f"{ratios[-1]:.0f}×" if ratios else "–"),
