@@ -37,7 +37,7 @@ from egd.grokking.store import RunResult
 from . import display
 from .display import Check, Link, Table
 
-__all__ = ["PARTIAL", "BEYOND_THE_PAPER", "NOT_IN_BUILD", "STATUS", "PAPER_CLAIMS", "PAPER_SHAPES", "Finding",
+__all__ = ["PARTIAL", "BEYOND_THE_PAPER", "STALL", "NOT_IN_BUILD", "STATUS", "PAPER_CLAIMS", "PAPER_SHAPES", "Finding",
            "ScoreRow", "combine", "pick", "seed_range", "summarize", "load_runs", "modular_findings",
            "parity_findings", "plateau_findings", "real_task_findings", "toy_findings", "simulation_findings",
            "validation_findings", "EXTRA_SOURCES", "LATER_MODULES", "register", "extra_findings", "all_findings",
@@ -55,8 +55,9 @@ STATUS = {display.HOLDS: "reproduced", PARTIAL: "partly reproduced", display.FAI
 MODULAR, PARITY, PLATEAU = "05_modular_arithmetic", "06_sparse_parity", "07_why_the_plateau"
 TOY, SIMULATION, VALIDATION = "02_toy_model", "04_theory_meets_simulation", "08_validation"
 OTHER_MODELS = "10_other_models"
+STALL = "11_when_egd_stalls"
 THEORIES = "12_which_theory"
-TITLES = {THEORIES: "Which theory predicts the plateau?",
+TITLES = {THEORIES: "Which theory predicts the plateau?", STALL: "When exact EGD stalls",
           MODULAR: "Modular arithmetic", PARITY: "Sparse parity", PLATEAU: "Why the plateau",
           TOY: "The toy model", SIMULATION: "Theory meets simulation", VALIDATION: "Validation",
           OTHER_MODELS: "Other models and optimizers"}

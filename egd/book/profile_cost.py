@@ -23,7 +23,7 @@ from egd.grokking import runsets
 from egd.grokking.runsets import SetCost
 
 from .display import Link, Table, fmt_number
-from .findings import MODULAR, OTHER_MODELS, PARITY, THEORIES, TITLES, VALIDATION
+from .findings import MODULAR, OTHER_MODELS, PARITY, STALL, THEORIES, TITLES, VALIDATION
 
 __all__ = ["SET_CHAPTERS", "GROUPS", "WORKERS", "GroupCost", "set_costs", "group_cost", "cost_table",
            "cost_summary"]
@@ -31,10 +31,9 @@ __all__ = ["SET_CHAPTERS", "GROUPS", "WORKERS", "GroupCost", "set_costs", "group
 #: The chapter that shows each set's runs (the page a row of the table links to).
 SET_CHAPTERS = {
     "modular": MODULAR, "modular-convergence": MODULAR, "parity": PARITY, "parity-authors": PARITY,
-    "stall": "11_when_egd_stalls", "stall-modular": "11_when_egd_stalls", "stall-shapes": "11_when_egd_stalls",
+    "stall": STALL, "stall-modular": STALL, "stall-shapes": STALL,
     "anisotropy": VALIDATION, "theories": THEORIES, "transformer": OTHER_MODELS, "digits": OTHER_MODELS,
 }
-_EXTRA_TITLES = {"11_when_egd_stalls": "When EGD stalls"}
 #: The one-command groups, smallest first: (group name of ``egd-grok reproduce``, what it covers).
 GROUPS = ((runsets.MAIN_TEXT, "the paper's main text"), (runsets.ALL, "everything, Appendix D included"))
 #: Worker processes on the 2-core machine the book is built on (one torch thread each).
@@ -83,7 +82,7 @@ def cost_table(costs: Sequence[SetCost], caption: str = "") -> Table:
     rows = []
     for c in costs:
         chapter = SET_CHAPTERS.get(c.name)
-        title = TITLES.get(chapter) or _EXTRA_TITLES.get(chapter, chapter)
+        title = TITLES.get(chapter, chapter)
         rows.append([c.name, Link(title, f"notebooks/{chapter}.html") if chapter else "–",
                      f"{c.finished} / {c.runs}", _hours(c.seconds), ", ".join(c.devices) or "–"])
     for group, what in GROUPS:

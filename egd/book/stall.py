@@ -527,7 +527,7 @@ def stall_checks(rows: list[dict], split_stalled: GradientSplit | None = None,
 
 # ----------------------------------------------------------------------------- the book's findings
 
-CHAPTER = "11_when_egd_stalls"
+CHAPTER = "11_when_egd_stalls"  # egd.book.findings.STALL (findings imports this module, so not from there)
 
 
 def findings(results_dir: str | os.PathLike) -> list:

@@ -323,12 +323,13 @@ class Level3:
     ``grok``: :func:`egd.validation.anisotropy.grok_table`; ``slopes``: its
     :func:`~egd.validation.anisotropy.fit_grok_slopes`; ``conditions``:
     :func:`~egd.validation.anisotropy.condition_table`; ``block``: ``eps -> [(|G_b|/|G_a|)^-2]``
-    of the full-batch gradient at initialisation, one per seed (vanilla's initialisation).
+    of the full-batch gradient at initialisation, one per seed (vanilla's initialisation), or
+    None when not computed (:func:`level3_committed`, whose page shows times only).
     """
 
     profile: anisotropy.AnisotropyProfile
     runs: list[RunResult]
-    block: dict[float, list[float]]
+    block: dict[float, list[float]] | None = None
 
     @property
     def grok(self) -> dict[str, np.ndarray]:
@@ -351,6 +352,8 @@ class Level3:
         ``(|G_b|/|G_a|)^-2`` and the mini-batch spectrum split ratio of vanilla's runs, at
         initialisation, one point per seed. ``relative``: divided by their median at eps = 1
         (the toy's ``1/eps`` is 1 there)."""
+        if self.block is None:
+            raise ValueError("this Level3 holds no full-batch gradients (block=None): build it with level3()")
         block_eps = np.array([e for e, values in self.block.items() for _ in values], dtype=float)
         block = np.array([v for values in self.block.values() for v in values], dtype=float)
         cond = self.conditions
@@ -369,6 +372,10 @@ class Level3:
     def condition_fits(self) -> dict[str, tuple[float, float, float]]:
         """Log-log slope of each anisotropy measure against eps (the toy: -1)."""
         return {name: _loglog_fit(x, y) for name, (x, y) in self.anisotropy_points().items()}
+
+    def eps_of(self, method: str) -> set[float]:
+        """The eps values ``method`` has runs at."""
+        return {anisotropy.run_eps(r.config) for r in self.runs if labels.method_key(r.config) == method}
 
     def runs_of(self, method: str, eps: float) -> list[RunResult]:
         return [r for r in self.runs
@@ -392,11 +399,12 @@ def level3(profile: str | anisotropy.AnisotropyProfile, results_dir: str | Path,
 
 def level3_committed(profile: str | anisotropy.AnisotropyProfile, results_dir: str | Path) -> tuple[Level3, int]:
     """The *finished* level-3 runs of ``profile`` in ``results_dir/08_anisotropy`` (nothing is
-    trained: how the quick book shows the full profile's runs) and how many runs the profile has."""
+    trained: how the quick book shows the full profile's runs) and how many runs the profile has.
+    No gradient is computed (``block`` is None): the times are what the page shows of them."""
     prof = profile if isinstance(profile, anisotropy.AnisotropyProfile) else anisotropy.PROFILES[profile]
     configs = anisotropy.anisotropy_configs(prof)
     runs = runsets.load_finished(configs, Path(results_dir) / anisotropy.ANISOTROPY_SUBDIR)
-    return Level3(prof, runs, _block_ratios(prof)), len(configs)
+    return Level3(prof, runs), len(configs)
 
 
 #: Overrides of a level-3 profile that set how long runs go and what they record, not the task.
@@ -701,15 +709,13 @@ def _scale_egd_checks(full: Level3) -> list[Check]:
     slopes = full.slopes
     if "egd-svd" not in slopes:
         return []
-    both = sorted({anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == "egd-svd"}
-                  & {anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == "vanilla"},
-                  reverse=True)
+    both = sorted(full.eps_of("egd-svd") & full.eps_of("vanilla"), reverse=True)
     ratios = [speedup(full, e) for e in both]
     egd, vanilla = slopes["egd-svd"]["reached"][0], slopes["vanilla"]["reached"][0]
     egd_fit = slopes["egd-svd"]
     if egd_fit["n_censored"]:
         egd = egd_fit["at_cap"][0]
-    smallest = both[-1] if both else math.nan
+    largest, smallest = (both[0], both[-1]) if both else (math.nan, math.nan)
     steps = [sl for _, _, sl in local_slopes(full, "egd-svd") if math.isfinite(sl)]
     return [
         Check("At the paper's scale exact EGD groks sooner than vanilla SGD at every \\(\\varepsilon\\) "
@@ -720,7 +726,7 @@ def _scale_egd_checks(full: Level3) -> list[Check]:
         Check("At the small-\\(\\varepsilon\\) end EGD's local slope is as steep as the toy's GD law or "
               "steeper", bool(steps) and min(steps) <= -1 + SLOPE_TOLERANCE, f"≤ {_signed(-1 + SLOPE_TOLERANCE)}",
               ", ".join(_signed(sl) for sl in steps)),
-        Check(f"EGD's advantage over vanilla shrinks from {_eps(1.0)} to {_eps(smallest)} (the paper's reading: "
+        Check(f"EGD's advantage over vanilla shrinks from {_eps(largest)} to {_eps(smallest)} (the paper's reading: "
               "it grows)", len(ratios) >= 2 and ratios[-1] < ratios[0], f"below {ratios[0]:.0f}×" if ratios else "–",
               f"{ratios[-1]:.0f}×" if ratios else "–"),
         *_rsvd_like_exact(full),
@@ -734,9 +740,7 @@ RSVD_LIKE_EXACT_FACTOR = 1.5
 def _rsvd_like_exact(full: Level3, method: str = "egd-rsvd128") -> list[Check]:
     """RSVD against exact EGD: within :data:`RSVD_LIKE_EXACT_FACTOR` at every eps but the smallest,
     and faster than exact EGD at the smallest."""
-    eps = sorted({anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == method}
-                 & {anisotropy.run_eps(r.config) for r in full.runs if labels.method_key(r.config) == "egd-svd"},
-                 reverse=True)
+    eps = sorted(full.eps_of(method) & full.eps_of("egd-svd"), reverse=True)
     ratios = [_median_all(full.runs_of(method, e)) / _median_all(full.runs_of("egd-svd", e)) for e in eps]
     if len(ratios) < 2:
         return []

@@ -349,7 +349,7 @@ def run_set(name: str, profile: str = "quick", device: str = "cpu") -> tuple[lis
 def all_run_sets() -> list[str]:
     """The sets ``egd-grok reproduce all`` trains: every registered one except :data:`NOT_IN_ALL`,
     in registration order."""
-    return [name for name in RUN_SETS if name not in NOT_IN_ALL]
+    return group_run_sets(ALL)
 
 
 def group_left_out(group: str) -> dict[str, str]:

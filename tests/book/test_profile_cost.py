@@ -28,6 +28,8 @@ def test_table_has_a_row_per_set_and_per_group_with_hours():
     assert table.rows[0][2:4] == ["108 / 108", "2"] and table.rows[1][3] == "1"
     assert table.rows[-2][2:4] == ["148 / 153", "3"] and table.rows[-1][2:4] == ["157 / 165", "3.5"]
     assert "notebooks/08_validation.html" in table._repr_html_()
+    stall = profile_cost.cost_table([SetCost("stall", 1, 1, 1.0)])
+    assert str(stall.rows[0][1]) == "When exact EGD stalls"  # the chapter's title, not its file name
 
 
 def test_summary_states_hours_wall_time_missing_runs_and_devices():

@@ -250,6 +250,9 @@ def test_committed_level3_loads_only_finished_runs_and_trains_nothing(small_leve
         save_run(run, tmp_path / anisotropy.ANISOTROPY_SUBDIR)
     some, _ = validation.level3_committed(TINY_L3, tmp_path)
     assert sorted(r.name for r in some.runs) == sorted(r.name for r in l3.runs[:2])
+    assert some.eps_of("vanilla") == {anisotropy.run_eps(r.config) for r in l3.runs[:2]}
+    with pytest.raises(ValueError, match="no full-batch gradients"):  # none computed for committed runs
+        some.anisotropy_points()
 
 
 def test_slope_table_puts_settings_side_by_side(small_levels):
