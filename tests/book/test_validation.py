@@ -305,3 +305,21 @@ def test_committed_full_scale_runs_hold_the_chapters_sentences():
     quick = validation.level3("quick", REPO / "results")
     failed = [c.claim for c in validation.scale_checks(quick, full) if c.holds is not True]
     assert not failed, failed
+
+
+def test_scale_checks_fail_when_the_smallest_eps_step_is_censored(monkeypatch):
+    # vanilla never grokked at the smallest eps: the last local slope is NaN, and the sentences about
+    # "the smallest step" must fail rather than read the last finite step instead
+    steps = [(1.0, 0.5, -0.1), (0.5, 0.25, -0.3), (0.25, 0.125, -1.3), (0.125, 0.0625, math.nan)]
+    monkeypatch.setattr(validation, "local_slopes", lambda l3, method: steps)
+    quick = SimpleNamespace(slopes={"vanilla": {"reached": (-0.1, -0.2, 0.0)}})
+    full = SimpleNamespace(slopes={"vanilla": {"reached": (-0.6, -0.7, -0.5)}})
+    checks = {c.claim: c for c in validation.scale_checks(quick, full)}
+    smallest = [c for claim, c in checks.items() if claim.startswith("At the smallest step")]
+    quoted = [c for claim, c in checks.items() if "about −1.3" in claim]
+    assert smallest and quoted
+    assert smallest[0].holds is False and smallest[0].ours == "–"
+    assert quoted[0].holds is False
+    steps[-1] = (0.125, 0.0625, -1.28)
+    checks = validation.scale_checks(quick, full)
+    assert all(c.holds for c in checks if c.claim.startswith("At the smallest step") or "about −1.3" in c.claim)
