@@ -43,7 +43,7 @@ __all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
            "accuracy_levels", "lowest_after_threshold", "stability_table", "PendingMethod", "pending_methods",
            "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER", "digits_rows",
-           "transformer_checks", "findings"]
+           "transformer_checks", "findings", "planned_seeds", "median_text", "seeds_text", "fastest_rows"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -78,6 +78,11 @@ class StepRow:
     ``median_all``: median with a seed that never reached the threshold counted as +inf
     (``math.inf`` when that median is a failure); ``median``, ``min``, ``max``: over the
     ``reached`` seeds (None if none did). ``paper``: the paper's steps (None: no entry).
+
+    ``planned``: the seeds the method's configs plan (None: as many as finished). While some
+    of them are still training (:attr:`unfinished`), ``median_all`` is over the finished seeds
+    only and ``median_range`` holds the lowest and highest values the median over all planned
+    seeds can still take (a seed still training counted as reaching at once, then as never).
     """
 
     key: str
@@ -89,12 +94,27 @@ class StepRow:
     min: int | None
     max: int | None
     steps_per_epoch: int
+    planned: int | None = None
+    median_range: tuple[float, float] | None = None
+
+    @property
+    def unfinished(self) -> int:
+        """Planned seeds without a finished run."""
+        return 0 if self.planned is None else self.planned - self.seeds
+
+    @property
+    def median_bounds(self) -> tuple[float, float]:
+        """``(lowest, highest)`` the median over all planned seeds can be (one value when all finished)."""
+        return self.median_range or (self.median_all, self.median_all)
 
 
-def step_summary(runs: list[RunResult], key: str, paper: int | None = None) -> StepRow:
-    """:func:`egd.grokking.tables.summarize_seeds` of ``runs`` (one method), epochs turned into steps."""
+def step_summary(runs: list[RunResult], key: str, paper: int | None = None, *, planned: int | None = None) -> StepRow:
+    """:func:`egd.grokking.tables.summarize_seeds` of ``runs`` (one method), epochs turned into steps;
+    ``planned``: the seeds planned, when some of them may still be training (see :class:`StepRow`)."""
     if not runs:
         raise ValueError(f"no runs for method {key!r}")
+    if planned is not None and planned < len(runs):
+        raise ValueError(f"planned must be at least the {len(runs)} finished runs of {key!r}; got {planned}")
     per_epoch = {r.summary["n_train"] // r.config.batch_size for r in runs}
     if len(per_epoch) != 1:
         raise ValueError(f"runs of {key!r} have different steps per epoch: {sorted(per_epoch)}")
@@ -105,18 +125,56 @@ def step_summary(runs: list[RunResult], key: str, paper: int | None = None) -> S
         return None if value is None else value * spe
 
     median_all = math.inf if s.median_all is None else s.median_all * spe
-    return StepRow(key, paper, s.seeds, s.reached, median_all, steps(s.median), steps(s.min), steps(s.max), spe)
+    median_range = None
+    if planned is not None and planned > len(runs):
+        epochs = [r.epochs_to_threshold for r in runs]
+        unfinished = planned - len(runs)
+        low = tables.censored_median(epochs + [0] * unfinished)
+        high = tables.censored_median(epochs + [None] * unfinished)
+        median_range = tuple(math.inf if v is None else v * spe for v in (low, high))
+    return StepRow(key, paper, s.seeds, s.reached, median_all, steps(s.median), steps(s.min), steps(s.max), spe,
+                   planned, median_range)
 
 
-def step_rows(runs: list[RunResult], paper: dict[str, int], order: tuple[str, ...]) -> list[StepRow]:
-    """One :class:`StepRow` per method key of ``order`` that has runs (grouped by :func:`labels.method_key`)."""
+def planned_seeds(configs: list[RunConfig]) -> dict[str, int]:
+    """Seeds planned per method key (:func:`labels.method_key`) of ``configs``."""
+    planned: dict[str, int] = {}
+    for config in configs:
+        key = labels.method_key(config)
+        planned[key] = planned.get(key, 0) + 1
+    return planned
+
+
+def step_rows(runs: list[RunResult], paper: dict[str, int], order: tuple[str, ...], *,
+              planned: dict[str, int] | None = None) -> list[StepRow]:
+    """One :class:`StepRow` per method key of ``order`` that has runs (grouped by :func:`labels.method_key`);
+    ``planned`` (:func:`planned_seeds` of the configs): seeds planned per key, so that a method with
+    seeds still training says so."""
     groups: dict[str, list[RunResult]] = {}
     for run in runs:
         groups.setdefault(labels.method_key(run.config), []).append(run)
     unknown = sorted(set(groups) - set(order))
     if unknown:
         raise ValueError(f"runs of methods {unknown} are not in the order {order}")
-    return [step_summary(groups[k], k, paper.get(k)) for k in order if k in groups]
+    planned = planned or {}
+    return [step_summary(groups[k], k, paper.get(k), planned=planned.get(k)) for k in order if k in groups]
+
+
+def median_text(row: StepRow) -> str:
+    """The median over seeds for a cell or a sentence: one number, or while seeds are still training
+    the range it can still take (``"31,122–45,000"``; ``"31,122 or more"`` when it may yet be a failure;
+    ``"undecided"`` when it can still be anything)."""
+    low, high = row.median_bounds
+    if low == high or (math.isinf(low) and math.isinf(high)):
+        return fmt_steps(row.median_all if row.median_range is None else low)
+    if low == 0 and math.isinf(high):
+        return UNDECIDED
+    return f"{fmt_steps(low)} or more" if math.isinf(high) else f"{fmt_steps(low)}–{fmt_steps(high)}"
+
+
+def seeds_text(row: StepRow) -> str:
+    """``"2/3"`` (reached / finished seeds), with ``", 1 still training"`` while planned seeds are."""
+    return f"{row.reached}/{row.seeds}" + (f", {row.unfinished} still training" if row.unfinished else "")
 
 
 def fmt_steps(value: float | int | None) -> str:
@@ -152,10 +210,7 @@ def pending_methods(configs: list[RunConfig], runs: list[RunResult], paper: dict
                     order: tuple[str, ...]) -> list[PendingMethod]:
     """The method keys of ``configs`` (in ``order``) of which no run among ``runs`` has finished."""
     finished = {labels.method_key(r.config) for r in runs}
-    planned: dict[str, int] = {}
-    for config in configs:
-        key = labels.method_key(config)
-        planned[key] = planned.get(key, 0) + 1
+    planned = planned_seeds(configs)
     return [PendingMethod(k, paper.get(k), planned[k]) for k in order if k in planned and k not in finished]
 
 
@@ -169,8 +224,8 @@ def steps_table(rows: list[StepRow], optimizer: str, *, caption: str = "",
     body = {}
     for r in rows:
         spread = UNDECIDED_RANGE if r.min is None else f"{fmt_number(r.min)}–{fmt_number(r.max)}"
-        body[r.key] = [run_label(r.key, optimizer), fmt_steps(r.paper), fmt_steps(r.median_all),
-                       fmt_steps(r.median), spread, f"{r.reached}/{r.seeds}"]
+        body[r.key] = [run_label(r.key, optimizer), fmt_steps(r.paper), median_text(r),
+                       fmt_steps(r.median), spread, seeds_text(r)]
     for p in pending:
         body[p.key] = [run_label(p.key, optimizer), fmt_steps(p.paper), NOT_FINISHED, UNDECIDED_RANGE,
                        UNDECIDED_RANGE, f"0 of {p.planned} finished"]
@@ -181,8 +236,39 @@ def steps_table(rows: list[StepRow], optimizer: str, *, caption: str = "",
 
 
 UNDECIDED_RANGE = "–"
+#: The median of a method whose seeds still training could make it anything from 0 steps to a failure.
+UNDECIDED = "undecided"
 #: Where ours would be for a method whose runs have not finished.
 NOT_FINISHED = "no finished run"
+
+
+def fastest_rows(rows: list[StepRow], scale: dict[str, float] | None = None) -> list[str] | None:
+    """Keys of the rows with the smallest finite median (times ``scale[key]``, e.g. seconds per step;
+    rows missing from ``scale`` are left out). None when undecided: a row with seeds still training
+    could yet be fastest (its lowest possible median is not above the best of the others)."""
+    scale = scale if scale is not None else {r.key: 1.0 for r in rows}
+    rows = [r for r in rows if r.key in scale]
+    best = fastest({r.key: r.median_all * scale[r.key] for r in rows if not r.unfinished})
+    best_value = math.inf if not best else next(r.median_all * scale[r.key] for r in rows if r.key == best[0])
+    for r in rows:
+        low = r.median_bounds[0] * scale[r.key]
+        if r.unfinished and math.isfinite(low) and low <= best_value:
+            return None
+    return best
+
+
+def _faster(a: StepRow, b: StepRow) -> bool | None:
+    """``a``'s median below ``b``'s for every value the medians can still take (None: undecided, or
+    both never reach)."""
+    a_low, a_high = a.median_bounds
+    b_low, b_high = b.median_bounds
+    if math.isinf(a_low) and math.isinf(b_low):
+        return None
+    if a_high < b_low:
+        return True
+    if a_low >= b_high:
+        return None if math.isinf(a_low) and math.isinf(b_high) else False
+    return None
 
 
 def fastest(values: dict[str, float | int | None]) -> list[str]:
@@ -227,17 +313,20 @@ def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
         if base is None:  # the baseline's runs have not finished: undecided
             holds, ours = None, f"{fmt_steps(r.median_all)} vs {NOT_FINISHED}"
         else:
-            holds = _pair(r.median_all, base.median_all)
-            ours = f"{fmt_steps(r.median_all)} vs {fmt_steps(base.median_all)}"
+            holds = _faster(r, base)
+            ours = f"{median_text(r)} vs {median_text(base)}"
+            if base.unfinished:
+                ours += f" ({base.unfinished} of its {base.planned} seeds still training)"
         checks.append(Check(f"{run_label(r.key, optimizer)} reaches {threshold} in fewer steps than {base_label}",
                             holds, paper or "–", ours))
     paper_best = fastest({**({} if base_paper is None else {"vanilla": base_paper}), **{r.key: r.paper for r in rows}})
-    ours_best = fastest({r.key: r.median_all for r in rows})
+    ours_best = fastest_rows(rows)
     holds = None if not ours_best else bool(set(paper_best) & set(ours_best))
     among = "" if base is not None else f" (among the methods measured; {base_label} alone has no finished run)"
+    ours_text = ("undecided while seeds still train" if ours_best is None
+                 else " = ".join(run_label(k, optimizer) for k in ours_best) or "none reached")
     checks.append(Check(f"the fastest method to {threshold} is the paper's{among}",
-                        holds, " = ".join(run_label(k, optimizer) for k in paper_best) or "–",
-                        " = ".join(run_label(k, optimizer) for k in ours_best) or "none reached"))
+                        holds, " = ".join(run_label(k, optimizer) for k in paper_best) or "–", ours_text))
     return checks
 
 
@@ -252,9 +341,13 @@ def baseline_reach_check(rows: list[StepRow], optimizer: str, threshold: str, bu
         return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} "
                      f"steps on at least {needed} of {pending.planned} seeds", None,
                      fmt_steps(pending.paper) + " steps (one run)", f"{NOT_FINISHED} (0 of {pending.planned})")
+    planned = base.planned or base.seeds
+    holds = True if base.reached >= needed else (False if base.reached + base.unfinished < needed else None)
+    training = f", {base.unfinished} still training" if base.unfinished else ""
     return Check(f"{OPTIMIZER_LABELS[optimizer]} alone reaches {threshold} within {fmt_number(budget_steps)} steps "
-                 f"on at least {needed} of {base.seeds} seeds", base.reached >= needed,
-                 fmt_steps(base.paper) + " steps (one run)", f"{base.reached}/{base.seeds} seeds")
+                 f"on at least {needed} of {planned} seeds", holds,
+                 fmt_steps(base.paper) + " steps (one run)",
+                 f"{base.reached}/{base.seeds} seeds{training}")
 
 
 def ordering_holds(rows: list[StepRow]) -> bool | None:
@@ -370,14 +463,17 @@ def settings_table(settings: dict[str, list[RunConfig]], *, caption: str = "") -
 def fastest_statement(rows: list[StepRow], optimizer: str, threshold: str) -> str:
     """One sentence: which method reaches the threshold in the fewest steps (median over seeds,
     failures as +inf), next to the paper's fastest."""
-    ours = fastest({r.key: r.median_all for r in rows})
+    ours = fastest_rows(rows)
     paper = fastest({r.key: r.paper for r in rows})
     by_key = {r.key: r for r in rows}
 
     def names(keys, value):
         return " and ".join(f"{run_label(k, optimizer)} ({fmt_steps(value(k))} steps)" for k in keys)
 
-    if ours:
+    if ours is None:
+        training = " and ".join(run_label(r.key, optimizer) for r in rows if r.unfinished)
+        text = f"Fewest steps to {threshold}: undecided while seeds of {training} are still training"
+    elif ours:
         text = (f"Fewest steps to {threshold} (median over seeds, a failure as +inf): "
                 f"{names(ours, lambda k: by_key[k].median_all)}")
     else:
@@ -440,9 +536,10 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
 
 
 def seconds_to_threshold(record: dict, setting: str, rows: list[StepRow]) -> dict[str, float]:
-    """Per method key with a row and a timed step: median steps (a failure as +inf) x median seconds per step."""
+    """Per method key with a row and a timed step: median steps (a failure as +inf) x median seconds per step;
+    a method with seeds still training is left out (its median is not known yet)."""
     medians = record["settings"][setting]["median_ms_per_step"]
-    return {r.key: r.median_all * medians[r.key] / 1e3 for r in rows if r.key in medians}
+    return {r.key: r.median_all * medians[r.key] / 1e3 for r in rows if r.key in medians and not r.unfinished}
 
 
 def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, optimizer: str,
@@ -453,7 +550,8 @@ def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, opti
     if record is None or setting not in record.get("settings", {}):
         return text
     seconds = seconds_to_threshold(record, setting, rows)
-    best = fastest(seconds)
+    per_step = record["settings"][setting]["median_ms_per_step"]
+    best = fastest_rows(rows, {r.key: per_step[r.key] / 1e3 for r in rows if r.key in per_step})
     if best:
         names = " and ".join(f"{run_label(k, optimizer)} ({seconds[k]:,.0f} s)" for k in best)
         text = text[:-1] + f". Fewest seconds on this CPU (median steps x ms per step): {names}."
@@ -516,7 +614,8 @@ def digits_rows(results_dir: str | os.PathLike) -> dict[float, list[StepRow]]:
     ``10_other_models`` subfolder of ``results_dir`` (nothing is trained)."""
     configs = runsets.digits_configs("quick")
     runs = load_runs(configs, Path(results_dir) / runsets.OTHER_MODELS_SUBDIR)
-    return {wd: step_rows([r for r in runs if r.config.weight_decay == wd], digits_paper(), DIGITS_ORDER)
+    return {wd: step_rows([r for r in runs if r.config.weight_decay == wd], digits_paper(), DIGITS_ORDER,
+                          planned=planned_seeds([c for c in configs if c.weight_decay == wd]))
             for wd in runsets.DIGITS_WEIGHT_DECAYS}
 
 
@@ -525,7 +624,7 @@ def transformer_checks(results_dir: str | os.PathLike) -> tuple[list[StepRow], l
     then :func:`speedup_checks`), from the committed transformer runs; no checks without a finished run."""
     configs = runsets.transformer_configs("quick")
     runs = load_runs(configs, Path(results_dir) / runsets.OTHER_MODELS_SUBDIR)
-    rows = step_rows(runs, transformer_paper(), TRANSFORMER_ORDER)
+    rows = step_rows(runs, transformer_paper(), TRANSFORMER_ORDER, planned=planned_seeds(configs))
     if not rows:
         return rows, []
     pending = pending_methods(configs, runs, transformer_paper(), TRANSFORMER_ORDER)
@@ -536,7 +635,7 @@ def transformer_checks(results_dir: str | os.PathLike) -> tuple[list[StepRow], l
 
 
 def _steps_of(rows: list[StepRow], optimizer: str) -> str:
-    return "; ".join(f"{run_label(r.key, optimizer)} {fmt_steps(r.median_all)} ({r.reached}/{r.seeds})"
+    return "; ".join(f"{run_label(r.key, optimizer)} {median_text(r)} ({seeds_text(r)})"
                      for r in rows)
 
 

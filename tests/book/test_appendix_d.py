@@ -324,3 +324,66 @@ def test_findings_of_the_committed_runs_are_tables_6_and_7():
     board = {r.key: r for r in findings.scoreboard(rows)}
     assert board["Table 6"].verdict != findings.NOT_IN_BUILD and board["Table 7"].verdict != findings.NOT_IN_BUILD
     assert any(f.key == "Table 7" for f in findings.extra_findings(results))  # found through LATER_MODULES
+
+
+def transformer_runs_with_baseline(baseline_epochs):
+    """Three seeds each of Grokfast, EGD and RSVD 36, and the baseline's finished seeds."""
+    return ([fake_run(m, r, s, e, setting="transformer") for m, r, e in
+             (("egd-svd", None, 130), ("grokfast", None, 101), ("egd-rsvd", 36, 109)) for s in range(3)]
+            + [fake_run("vanilla", None, s, e, setting="transformer") for s, e in enumerate(baseline_epochs)])
+
+
+def test_a_baseline_with_a_seed_still_training_shows_the_range_its_median_can_take():
+    planned = ad.planned_seeds(runsets.transformer_configs())
+    assert planned == {"vanilla": 3, "grokfast": 3, "egd-svd": 3, "egd-rsvd36": 3}
+    rows = ad.step_rows(transformer_runs_with_baseline((3458, 4000)), ad.transformer_paper(), ad.TRANSFORMER_ORDER,
+                        planned=planned)
+    base = rows[0]
+    assert base.key == "vanilla" and (base.seeds, base.planned, base.unfinished) == (2, 3, 1)
+    # the third seed at once: median(0, a, b) = a; never: median(a, b, inf) = b
+    assert base.median_bounds == (3458 * 9, 4000 * 9)
+    assert all(r.unfinished == 0 and r.median_range is None for r in rows[1:])
+    table = ad.steps_table(rows, "adam")
+    assert table.rows[0][2] == "31,122–36,000" and table.rows[0][-1] == "2/2, 1 still training"
+    reach = ad.baseline_reach_check(rows, "adam", "95%", 100_000, 2)
+    assert reach.holds is True and "at least 2 of 3 seeds" in reach.claim
+    assert reach.ours == "2/2 seeds, 1 still training"
+    checks = ad.speedup_checks(rows, "adam", "95%")
+    assert all(c.holds is True for c in checks[:-1]) and "still training" in checks[0].ours
+    assert checks[-1].holds is True and checks[-1].ours == "Adam + Grokfast-EMA"
+
+
+def test_a_seed_still_training_can_leave_the_reach_check_and_the_comparisons_undecided():
+    planned = ad.planned_seeds(runsets.transformer_configs())
+    one_failed = ad.step_rows(transformer_runs_with_baseline((None,)), ad.transformer_paper(), ad.TRANSFORMER_ORDER,
+                              planned=planned)
+    # one of three failed, two still training: 2 of 3 can still reach, and the median is anything from 0 to never
+    assert one_failed[0].median_bounds == (0.0, math.inf)
+    assert ad.median_text(one_failed[0]) == "undecided"
+    assert ad.baseline_reach_check(one_failed, "adam", "95%", 100_000, 2).holds is None
+    checks = ad.speedup_checks(one_failed, "adam", "95%")
+    assert all(c.holds is None for c in checks)  # the baseline could yet be fastest
+    assert ad.fastest_rows(one_failed) is None
+    assert "undecided while seeds of Adam are still training" in ad.fastest_statement(one_failed, "adam", "95%")
+    two_failed = ad.step_rows(transformer_runs_with_baseline((None, None)), ad.transformer_paper(),
+                              ad.TRANSFORMER_ORDER, planned=planned)
+    assert ad.baseline_reach_check(two_failed, "adam", "95%", 100_000, 2).holds is False
+    assert math.isinf(two_failed[0].median_bounds[0])  # median(inf, inf, anything) is a failure already
+    assert ad.fastest_rows(two_failed) == ["grokfast"]
+    with pytest.raises(ValueError, match="planned must be at least"):
+        ad.step_summary([fake_run("vanilla", None, s, 10, setting="transformer") for s in range(3)], "vanilla",
+                        planned=2)
+
+
+def test_seconds_leave_out_a_method_with_seeds_still_training_but_it_can_still_be_fastest():
+    record = {"settings": {"transformer": {"median_ms_per_step": {"vanilla": 1.0, "grokfast": 100.0,
+                                                                  "egd-svd": 100.0, "egd-rsvd36": 100.0}}}}
+    planned = ad.planned_seeds(runsets.transformer_configs())
+    rows = ad.step_rows(transformer_runs_with_baseline((None,)), ad.transformer_paper(), ad.TRANSFORMER_ORDER,
+                        planned=planned)
+    assert "vanilla" not in ad.seconds_to_threshold(record, "transformer", rows)
+    assert "Fewest seconds" not in ad.fastest_summary(rows, record, "transformer", "adam", "95%")
+    finished = ad.step_rows(transformer_runs_with_baseline((3458, 4000, 3600)), ad.transformer_paper(),
+                            ad.TRANSFORMER_ORDER, planned=planned)
+    assert "Fewest seconds on this CPU (median steps x ms per step): Adam (32 s)" in ad.fastest_summary(
+        finished, record, "transformer", "adam", "95%")
