@@ -21,7 +21,8 @@ dropped. Results go to ``--out`` (default ``results``), one JSON + NPZ per run; 
 finished run with the same config is reused, an interrupted one resumes from its
 checkpoint (``--retrain`` ignores both). ``--threads N`` (default 1) sets torch's thread
 count and the config's ``threads`` field: results depend on it, so runs at other counts
-are stored apart (a sweep's workers compute with it too). ``sweep`` and ``reproduce``
+are stored apart (a sweep's workers compute with it too; ``reproduce`` says so when a run it
+would start over has a checkpoint at another count). ``sweep`` and ``reproduce``
 submit their runs (or batches of ``--batch-runs`` runs) as Dask tasks
 (:mod:`egd.grokking.sweep`): to an embedded local cluster of ``--jobs`` worker processes
 (default: the cores divided by ``--threads``; ``--jobs 1``: in this process), or to an existing cluster with
@@ -50,6 +51,7 @@ from .config import (
     DEFAULT_CHECKPOINT_SECONDS,
     DEFAULT_PATIENCE,
     DEFAULT_THREADS,
+    RunConfig,
     make_config,
     run_name,
 )
@@ -324,6 +326,12 @@ def _reproduce_set(args: argparse.Namespace, name: str, out: Path | None) -> int
             state[config] = "damaged (moved aside and trained again when run)"
     finished = sum(v == "finished" for v in state.values())
     print(f"reproduce {name} ({args.profile}): {len(configs)} runs, {finished} finished, results in {out}")
+    for config, threads in _checkpoints_at_other_threads([c for c in configs if state[c] == "to train"], out):
+        state[config] = f"to train (a checkpoint at --threads {threads} is there)"
+        print(f"reproduce {name}: {run_name(config)} has no checkpoint at --threads {config.threads}, but the same "
+              f"run at --threads {threads} has one in {out}; this starts a new run from scratch (results depend on "
+              f"the thread count, so it is another run). Pass --threads {threads} to resume that one.",
+              file=sys.stderr)
     if args.dry_run:
         for config in configs:
             print(f"  {state[config]}  {run_name(config)}")
@@ -333,6 +341,30 @@ def _reproduce_set(args: argparse.Namespace, name: str, out: Path | None) -> int
     if not todo:
         return 0
     return _run_sweep(args, todo, out, f"training {len(todo)} runs")
+
+
+#: Thread counts searched for a checkpoint of the same run made at another ``--threads``.
+OTHER_THREAD_COUNTS = range(1, 65)
+
+
+def _checkpoints_at_other_threads(configs: list[RunConfig], out: Path) -> list[tuple[RunConfig, int]]:
+    """``(config, threads)`` for each CPU config without a checkpoint of its own in ``out`` whose run at
+    another thread count has one (the thread count is part of the key, so resuming at another
+    count would silently start over)."""
+    from .store import checkpoint_path
+
+    if not out.is_dir() or not any(out.glob("*.ckpt.pt")):
+        return []
+    found = []
+    for config in configs:
+        if config.threads is None or checkpoint_path(config, out).exists():
+            continue
+        others = (t for t in OTHER_THREAD_COUNTS if t != config.threads
+                  and checkpoint_path(dataclasses.replace(config, threads=t), out).exists())
+        threads = next(others, None)
+        if threads is not None:
+            found.append((config, threads))
+    return found
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -142,3 +142,20 @@ def test_reproduce_main_text_leaves_out_appendix_d(tmp_path, tiny_sets, monkeypa
     assert "reproduce main-text: elsewhere left out: needs another machine" in out
     assert "reproduce first (quick): 2 runs, 0 finished" in out and "reproduce second" not in out
     assert len(list(tmp_path.glob("*.json"))) == 2 and not (tmp_path / "second").exists()
+
+
+def test_reproduce_at_another_thread_count_points_to_the_checkpoint_it_would_not_resume(tmp_path, tiny_sets,
+                                                                                         capsys):
+    from egd.grokking.store import checkpoint_path
+
+    checkpoint_path(_tiny(0), tmp_path).write_bytes(b"a checkpoint at one thread")
+    argv = ["reproduce", "first", "--out", str(tmp_path), "--no-progress", "--device", "cpu", "--dry-run"]
+    assert cli.main([*argv, "--threads", "2"]) == 0
+    captured = capsys.readouterr()
+    seed0_at_2 = run_name(dataclasses.replace(_tiny(0), threads=2))
+    assert f"{seed0_at_2} has no checkpoint at --threads 2" in captured.err
+    assert "Pass --threads 1 to resume that one" in captured.err
+    assert "to train (a checkpoint at --threads 1 is there)" in captured.out
+    assert captured.err.count("has no checkpoint") == 1  # seed 1 has no checkpoint at any count
+    assert cli.main([*argv, "--threads", "1"]) == 0  # at the checkpoint's own count: nothing to say
+    assert "has no checkpoint" not in capsys.readouterr().err
