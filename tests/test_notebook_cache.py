@@ -111,3 +111,45 @@ def test_a_changed_result_file_drops_the_cached_execution_of_the_pages_that_summ
     cache_page()
     (results / "new.json").write_text("{}")  # a result is added
     assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["intro"]
+
+
+def test_a_changed_result_or_benchmark_drops_the_chapters_that_read_committed_files_only(tmp_path):
+    from jupyter_cache import get_cache
+
+    root = tmp_path / "repo"
+    (root / "egd").mkdir(parents=True)
+    (root / "egd" / "core.py").write_text("X = 1\n")
+    chapters = root / "notebooks"
+    chapters.mkdir()
+    (chapters / "reads.md").write_text("```{code-cell}\nfrom egd.book import settings\n"
+                                       "runs = settings.results_dir()\n```\n")
+    (chapters / "plain.md").write_text("```{code-cell}\nimport egd\n```\n")
+    results, benchmarks = root / "results", root / "benchmarks"
+    results.mkdir()
+    benchmarks.mkdir()
+    (results / "run.json").write_text('{"epochs_to_threshold": 100}')
+    book = tmp_path / "book"
+    book.mkdir()
+    cache = get_cache(str(tmp_path / "cache"))
+
+    def cache_both():
+        for name in ("reads", "plain"):
+            nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {name}", execution_count=1)]),
+                           book / f"{name}.md")
+            cache.cache_notebook_file(book / f"{name}.md", check_validity=False, overwrite=True)
+            cache.add_nb_to_project(str(book / f"{name}.md"))
+
+    kwargs = dict(notebooks=chapters, book_notebooks=book, root=root, pages=(), results=results,
+                  benchmarks=benchmarks)
+    cache_both()
+    assert sorted(notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs)) == ["plain", "reads"]  # no stamps
+    cache_both()
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == []
+    (results / "new.json").write_text("{}")  # a result lands
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["reads"]
+    assert cache.get_cached_project_nb(str(book / "plain.md")) is not None
+    cache_both()
+    (benchmarks / "bench.json").write_text("{}")  # a benchmark record lands
+    assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["reads"]
+    assert notebook_cache.reads_committed_files("x = settings.benchmarks_dir() / 'a.json'")
+    assert not notebook_cache.reads_committed_files("# the results_dir setting, not called")

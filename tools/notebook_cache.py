@@ -11,8 +11,10 @@ imports :mod:`egd.validation` or :mod:`egd.book`, which import it); one that imp
 ``toymodel`` depends on ``toymodel``.
 
 The book's pages outside ``notebooks/`` that are executed (:data:`PAGES`: the landing page's
-findings, the status page's scoreboard) summarise the committed results, so their digest also
-covers every file under ``results/``: a new or changed result file executes them again.
+findings, the status page's scoreboard) summarise the committed results, and the chapters that
+read committed files (their code calls ``results_dir()`` or ``benchmarks_dir()``) show them, so
+their digest also covers every file under ``results/`` and ``benchmarks/``: a new or changed
+result or benchmark file executes them again.
 
 Usage: ``python tools/notebook_cache.py CACHE_DIR`` (the Makefile and the notebook tests
 call it; it prints one line per chapter it invalidated).
@@ -34,6 +36,12 @@ PACKAGES = ("egd", "toymodel")
 #: Executed pages of the book outside notebooks/ (read by the book where they are); they read results/.
 PAGES = (REPO / "book" / "intro.md", REPO / "book" / "status.md")
 RESULTS = REPO / "results"
+BENCHMARKS = REPO / "benchmarks"
+
+
+def reads_committed_files(text: str) -> bool:
+    """Whether a chapter's code reads the committed results or benchmark records."""
+    return re.search(r"\b(?:results_dir|benchmarks_dir)\s*\(", text) is not None
 
 
 def imported_packages(text: str) -> set[str]:
@@ -67,9 +75,11 @@ def folder_digest(folder: Path) -> str:
 
 
 def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book_notebooks: Path = BOOK_NOTEBOOKS,
-                     root: Path = REPO, pages: tuple[Path, ...] = PAGES, results: Path = RESULTS) -> list[str]:
+                     root: Path = REPO, pages: tuple[Path, ...] = PAGES, results: Path = RESULTS,
+                     benchmarks: Path = BENCHMARKS) -> list[str]:
     """Remove the cached execution of every chapter whose package digest changed, and of every
-    page of ``pages`` whose package or ``results`` digest changed; return their names.
+    page of ``pages`` or chapter that reads committed files (:func:`reads_committed_files`)
+    whose package, ``results`` or ``benchmarks`` digest changed; return their names.
 
     ``notebooks``: the chapters' sources; ``book_notebooks``: the folder the cache knows
     them by; ``root``: where the packages are; ``pages``: executed pages read where they are.
@@ -84,9 +94,11 @@ def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book
     stamp_path = cache_dir / STAMPS
     stamps = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     dropped = []
-    sources = [(path, Path(book_notebooks) / path.name, False) for path in sorted(Path(notebooks).glob("*.md"))]
+    sources = [(path, Path(book_notebooks) / path.name, reads_committed_files(path.read_text()))
+               for path in sorted(Path(notebooks).glob("*.md"))]
     sources += [(path, path, True) for path in pages if path.is_file()]
-    results_digest = folder_digest(results) if any(reads for *_, reads in sources) else ""
+    results_digest = (folder_digest(results) + ":" + folder_digest(benchmarks)
+                      if any(reads for *_, reads in sources) else "")
     for path, where, reads_results in sources:
         uri = str(where.absolute())
         digest = package_digest(imported_packages(path.read_text()), root)
@@ -110,5 +122,5 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tools/notebook_cache.py CACHE_DIR")
     for name in invalidate_stale(sys.argv[1]):
-        print(f"[notebook cache] {name}: package code (or, for a page that reads them, the results) changed, "
+        print(f"[notebook cache] {name}: package code (or, where it reads them, the results) changed, "
               "will execute again")
