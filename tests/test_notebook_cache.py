@@ -153,3 +153,40 @@ def test_a_changed_result_or_benchmark_drops_the_chapters_that_read_committed_fi
     assert notebook_cache.invalidate_stale(tmp_path / "cache", **kwargs) == ["reads"]
     assert notebook_cache.reads_committed_files("x = settings.benchmarks_dir() / 'a.json'")
     assert not notebook_cache.reads_committed_files("# the results_dir setting, not called")
+
+
+def test_a_chapter_that_imports_a_module_reading_results_reads_them(tmp_path):
+    book = tmp_path / "egd" / "book"
+    book.mkdir(parents=True)
+    (book / "settings.py").write_text("def results_dir():\n    return 'results'\n")
+    (book / "toy_simulation.py").write_text("from . import settings\nR = settings.results_dir()\n")
+    (book / "style.py").write_text("COLOR = 'k'\n")
+    modules = notebook_cache.reading_modules(tmp_path)
+    assert modules == {"toy_simulation"}  # settings only defines the helper
+    assert notebook_cache.reads_committed_files("from egd.book import toy_simulation as sim", modules)
+    assert notebook_cache.reads_committed_files("from egd.book import display as show, toy_simulation", modules)
+    assert notebook_cache.reads_committed_files("import egd.book.toy_simulation", modules)
+    assert not notebook_cache.reads_committed_files("from egd.book import display as show, style", modules)
+    # the real chapter on the toy model's simulations reads its committed runs through that module
+    real = notebook_cache.reading_modules()
+    assert "toy_simulation" in real and "settings" not in real
+    assert notebook_cache.reads_committed_files((REPO / "notebooks" / "04_theory_meets_simulation.md").read_text(),
+                                                real)
+
+
+def test_files_git_ignores_under_results_do_not_change_the_digest(tmp_path):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / ".gitignore").write_text("*.ckpt.pt\n.*.lock\n*.log\n")
+    (results / "run.json").write_text("{}")
+    before = notebook_cache.folder_digest(results)
+    (results / "run-s1.ckpt.pt").write_bytes(b"\0" * 10)  # training writes a checkpoint, a lock, a log
+    (results / ".run-s1.lock").write_text("")
+    (results / "sweep.log").write_text("epoch 10")
+    assert notebook_cache.folder_digest(results) == before
+    (results / "run-s1.json").write_text("{}")  # a result lands (not committed yet): it counts
+    assert notebook_cache.folder_digest(results) != before
+    assert notebook_cache.shown_files(tmp_path / "missing") == []

@@ -12,9 +12,12 @@ imports :mod:`egd.validation` or :mod:`egd.book`, which import it); one that imp
 
 The book's pages outside ``notebooks/`` that are executed (:data:`PAGES`: the landing page's
 findings, the status page's scoreboard) summarise the committed results, and the chapters that
-read committed files (their code calls ``results_dir()`` or ``benchmarks_dir()``) show them, so
-their digest also covers every file under ``results/`` and ``benchmarks/``: a new or changed
-result or benchmark file executes them again.
+read committed files show them (their code calls ``results_dir()`` or ``benchmarks_dir()``, or
+imports a module of ``egd.book`` that calls them itself, such as ``toy_simulation``), so their
+digest also covers the files under ``results/`` and ``benchmarks/results/``: a new or changed
+result or benchmark file executes them again. Only files git tracks or would track count:
+checkpoints, locks, temporary files and logs that training writes there (git-ignored) change
+nothing the book shows, so a build during training keeps its cache.
 
 Usage: ``python tools/notebook_cache.py CACHE_DIR`` (the Makefile and the notebook tests
 call it; it prints one line per chapter it invalidated).
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,12 +40,34 @@ PACKAGES = ("egd", "toymodel")
 #: Executed pages of the book outside notebooks/ (read by the book where they are); they read results/.
 PAGES = (REPO / "book" / "intro.md", REPO / "book" / "status.md")
 RESULTS = REPO / "results"
-BENCHMARKS = REPO / "benchmarks"
+BENCHMARKS = REPO / "benchmarks" / "results"
+#: A call that reads the committed results or benchmark records (egd.book.settings defines them).
+READS = re.compile(r"\b(?:results_dir|benchmarks_dir)\s*\(")
 
 
-def reads_committed_files(text: str) -> bool:
-    """Whether a chapter's code reads the committed results or benchmark records."""
-    return re.search(r"\b(?:results_dir|benchmarks_dir)\s*\(", text) is not None
+def reading_modules(root: Path = REPO) -> set[str]:
+    """The modules of ``egd.book`` that read committed files themselves (call :data:`READS`
+    outside a ``def`` of that name), by module name."""
+    found = set()
+    for path in sorted((root / "egd" / "book").glob("*.py")):
+        code = re.sub(r"^\s*def\s+(?:results_dir|benchmarks_dir)\s*\(", "", path.read_text(), flags=re.M)
+        if READS.search(code):
+            found.add(path.stem)
+    return found
+
+
+def reads_committed_files(text: str, modules: set[str] = frozenset()) -> bool:
+    """Whether a chapter's code reads the committed results or benchmark records: it calls
+    :data:`READS`, or imports one of ``modules`` (:func:`reading_modules`)."""
+    if READS.search(text):
+        return True
+    for m in re.finditer(r"^\s*from\s+egd\.book\s+import\s+(.+)$|^\s*(?:from|import)\s+egd\.book\.(\w+)",
+                         text, flags=re.M):
+        names = {m.group(2)} if m.group(2) else {n.split()[0] for n in m.group(1).strip("()").split(",")
+                                                 if n.strip()}
+        if names & set(modules):
+            return True
+    return False
 
 
 def imported_packages(text: str) -> set[str]:
@@ -64,10 +90,25 @@ def package_digest(packages: set[str], root: Path = REPO) -> str:
     return digest.hexdigest()
 
 
+def shown_files(folder: Path) -> list[Path]:
+    """The files under ``folder`` that git tracks or would track (not ignored), sorted; every file
+    when ``folder`` is not in a git work tree."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."],
+                             cwd=folder, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):  # no git, or not a work tree
+        return sorted(p for p in folder.rglob("*") if p.is_file())
+    paths = {folder / name for name in out.decode().split("\0") if name}
+    return sorted(p for p in paths if p.is_file())  # a tracked file deleted in the work tree is gone
+
+
 def folder_digest(folder: Path) -> str:
-    """sha256 over the relative paths and bytes of every file under ``folder`` (empty if missing)."""
+    """sha256 over the relative paths and bytes of :func:`shown_files` of ``folder`` (empty if missing)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).is_dir() else ():
+    for path in shown_files(folder):
         digest.update(str(path.relative_to(folder)).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -94,7 +135,8 @@ def invalidate_stale(cache_dir: str | Path, *, notebooks: Path = NOTEBOOKS, book
     stamp_path = cache_dir / STAMPS
     stamps = json.loads(stamp_path.read_text()) if stamp_path.exists() else {}
     dropped = []
-    sources = [(path, Path(book_notebooks) / path.name, reads_committed_files(path.read_text()))
+    modules = reading_modules(root)
+    sources = [(path, Path(book_notebooks) / path.name, reads_committed_files(path.read_text(), modules))
                for path in sorted(Path(notebooks).glob("*.md"))]
     sources += [(path, path, True) for path in pages if path.is_file()]
     results_digest = (folder_digest(results) + ":" + folder_digest(benchmarks)
@@ -122,5 +164,5 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tools/notebook_cache.py CACHE_DIR")
     for name in invalidate_stale(sys.argv[1]):
-        print(f"[notebook cache] {name}: package code (or, where it reads them, the results) changed, "
-              "will execute again")
+        print(f"[notebook cache] {name}: package code (or, where it reads them, the committed results or "
+              "benchmark records) changed, will execute again")

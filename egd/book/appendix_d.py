@@ -162,14 +162,14 @@ def step_rows(runs: list[RunResult], paper: dict[str, int], order: tuple[str, ..
 
 def median_text(row: StepRow) -> str:
     """The median over seeds for a cell or a sentence: one number, or while seeds are still training
-    the range it can still take (``"31,122–45,000"``; ``"31,122 or more"`` when it may yet be a failure;
-    ``"undecided"`` when it can still be anything)."""
+    the range it can still take (``"31,122–45,000"``; ``"31,122 or more, or never"`` when it may yet be a
+    failure; ``"undecided"`` when it can still be anything)."""
     low, high = row.median_bounds
     if low == high or (math.isinf(low) and math.isinf(high)):
         return fmt_steps(row.median_all if row.median_range is None else low)
     if low == 0 and math.isinf(high):
         return UNDECIDED
-    return f"{fmt_steps(low)} or more" if math.isinf(high) else f"{fmt_steps(low)}–{fmt_steps(high)}"
+    return f"{fmt_steps(low)} or more, or never" if math.isinf(high) else f"{fmt_steps(low)}–{fmt_steps(high)}"
 
 
 def seeds_text(row: StepRow) -> str:
@@ -240,21 +240,39 @@ UNDECIDED_RANGE = "–"
 UNDECIDED = "undecided"
 #: Where ours would be for a method whose runs have not finished.
 NOT_FINISHED = "no finished run"
+#: Where a number needs the median of a method with seeds still training.
+STILL_TRAINING = "seeds still training"
+
+
+def _contenders(rows: list[StepRow], scale: dict[str, float] | None) -> list[StepRow]:
+    """The rows (among those in ``scale``) whose median times ``scale[key]`` can still be the smallest
+    finite one: their lowest possible value is not above every row's highest (all rows with a finite
+    lowest value when no row surely reaches)."""
+    scale = scale if scale is not None else {r.key: 1.0 for r in rows}
+    bounds = {r.key: tuple(v * scale[r.key] for v in r.median_bounds) for r in rows if r.key in scale}
+    best_high = min((high for _, high in bounds.values()), default=math.inf)
+    return [r for r in rows if r.key in bounds and math.isfinite(bounds[r.key][0])
+            and (math.isinf(best_high) or bounds[r.key][0] <= best_high)]
 
 
 def fastest_rows(rows: list[StepRow], scale: dict[str, float] | None = None) -> list[str] | None:
     """Keys of the rows with the smallest finite median (times ``scale[key]``, e.g. seconds per step;
-    rows missing from ``scale`` are left out). None when undecided: a row with seeds still training
-    could yet be fastest (its lowest possible median is not above the best of the others)."""
-    scale = scale if scale is not None else {r.key: 1.0 for r in rows}
-    rows = [r for r in rows if r.key in scale]
-    best = fastest({r.key: r.median_all * scale[r.key] for r in rows if not r.unfinished})
-    best_value = math.inf if not best else next(r.median_all * scale[r.key] for r in rows if r.key == best[0])
-    for r in rows:
-        low = r.median_bounds[0] * scale[r.key]
-        if r.unfinished and math.isfinite(low) and low <= best_value:
-            return None
-    return best
+    rows missing from ``scale`` are left out; ``[]`` when none reaches). A row with seeds still
+    training counts with every value its median can still take: it is the fastest when even its
+    highest is below every other row's lowest, and the answer is None (undecided) while seeds still
+    training could change it."""
+    contenders = _contenders(rows, scale)
+    if len(contenders) == 1 and not math.isinf(contenders[0].median_bounds[1]):
+        return [contenders[0].key]
+    if any(r.unfinished for r in contenders):
+        return None
+    # finished contenders only: they tie at the smallest value (or none reaches)
+    return sorted(r.key for r in contenders)
+
+
+def _undecided_by(rows: list[StepRow], scale: dict[str, float] | None = None) -> list[StepRow]:
+    """The rows with seeds still training that keep :func:`fastest_rows` undecided."""
+    return [r for r in _contenders(rows, scale) if r.unfinished]
 
 
 def _faster(a: StepRow, b: StepRow) -> bool | None:
@@ -280,15 +298,6 @@ def fastest(values: dict[str, float | int | None]) -> list[str]:
     return sorted(k for k, v in finite.items() if v == best)
 
 
-def _pair(a: float | None, b: float | None) -> bool | None:
-    """``a < b`` with None / +inf as never; None when neither value is finite."""
-    a = math.inf if a is None else a
-    b = math.inf if b is None else b
-    if math.isinf(a) and math.isinf(b):
-        return None
-    return a < b
-
-
 def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
                    base_paper_steps: int | None = None) -> list[Check]:
     """✓ / ✗ rows: every method needs fewer steps than the baseline (as in the paper), and the fastest method.
@@ -311,7 +320,7 @@ def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
         paper = (None if r.paper is None or base_paper is None
                  else f"{fmt_steps(r.paper)} vs {fmt_steps(base_paper)}")
         if base is None:  # the baseline's runs have not finished: undecided
-            holds, ours = None, f"{fmt_steps(r.median_all)} vs {NOT_FINISHED}"
+            holds, ours = None, f"{median_text(r)} vs {NOT_FINISHED}"
         else:
             holds = _faster(r, base)
             ours = f"{median_text(r)} vs {median_text(base)}"
@@ -350,17 +359,27 @@ def baseline_reach_check(rows: list[StepRow], optimizer: str, threshold: str, bu
                  f"{base.reached}/{base.seeds} seeds{training}")
 
 
+def _surely_faster(a: StepRow, b: StepRow) -> bool | None:
+    """:func:`_faster`, with two finished rows that both never reach counted as not faster."""
+    verdict = _faster(a, b)
+    return False if verdict is None and not a.unfinished and not b.unfinished else verdict
+
+
 def ordering_holds(rows: list[StepRow]) -> bool | None:
     """The paper's ordering of Table 6: every EGD variant faster than Grokfast, Grokfast faster than the
-    baseline (medians with failures as +inf). None when a needed method has no runs."""
-    by_key = {r.key: r.median_all for r in rows}
+    baseline (medians with failures as +inf). None when a needed method has no runs, or while seeds
+    still training could decide it either way (one comparison fails for sure: False)."""
+    by_key = {r.key: r for r in rows}
     if "vanilla" not in by_key or "grokfast" not in by_key:
         return None
-    egd = [v for k, v in by_key.items() if k.startswith("egd-")]
+    egd = [r for k, r in by_key.items() if k.startswith("egd-")]
     if not egd:
         return None
-    return bool(_pair(by_key["grokfast"], by_key["vanilla"])) and all(bool(_pair(v, by_key["grokfast"]))
-                                                                        for v in egd)
+    verdicts = [_surely_faster(by_key["grokfast"], by_key["vanilla"]),
+                *(_surely_faster(r, by_key["grokfast"]) for r in egd)]
+    if any(v is False for v in verdicts):
+        return False
+    return None if any(v is None for v in verdicts) else True
 
 
 def curves(run: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -468,18 +487,18 @@ def fastest_statement(rows: list[StepRow], optimizer: str, threshold: str) -> st
     by_key = {r.key: r for r in rows}
 
     def names(keys, value):
-        return " and ".join(f"{run_label(k, optimizer)} ({fmt_steps(value(k))} steps)" for k in keys)
+        return " and ".join(f"{run_label(k, optimizer)} ({value(k)} steps)" for k in keys)
 
     if ours is None:
-        training = " and ".join(run_label(r.key, optimizer) for r in rows if r.unfinished)
+        training = " and ".join(run_label(r.key, optimizer) for r in _undecided_by(rows))
         text = f"Fewest steps to {threshold}: undecided while seeds of {training} are still training"
     elif ours:
         text = (f"Fewest steps to {threshold} (median over seeds, a failure as +inf): "
-                f"{names(ours, lambda k: by_key[k].median_all)}")
+                f"{names(ours, lambda k: median_text(by_key[k]))}")
     else:
         text = f"No method reaches {threshold} on most of its seeds"
     if paper:
-        text += f"; the paper's fewest: {names(paper, lambda k: by_key[k].paper)}"
+        text += f"; the paper's fewest: {names(paper, lambda k: fmt_steps(by_key[k].paper))}"
     return text + "."
 
 
@@ -501,7 +520,8 @@ def ordering_checks(named_rows: dict[str, list[StepRow]]) -> list[Check]:
     for name, rows in named_rows.items():
         if not rows:
             continue
-        ours = "; ".join(f"{run_label(r.key, 'adamw')} {fmt_steps(r.median_all)}" for r in rows)
+        ours = "; ".join(f"{run_label(r.key, 'adamw')} {median_text(r)}"
+                         + (f" ({seeds_text(r)})" if r.unfinished else "") for r in rows)
         checks.append(Check(f"{name}: every EGD variant needs fewer steps than Grokfast, and Grokfast fewer than "
                             f"AdamW alone", ordering_holds(rows), PAPER_ORDERING, ours))
     return checks
@@ -520,14 +540,16 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
                     rows: list[StepRow] | None = None, caption: str = "") -> Table:
     """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's; with
     ``rows``, also the seconds to the threshold they imply (median steps, a failure as +inf, times
-    the milliseconds per step)."""
+    the milliseconds per step; "seeds still training" for a method whose median is not known yet)."""
     seconds = seconds_to_threshold(record, setting, rows or [])
+    training = {r.key for r in rows or [] if r.unfinished}
     body = []
     for k, ms, ratio in step_cost_rows(record, setting, order):
         cells = [run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
         if rows is not None:
             sec = seconds.get(k)
-            cells.append(UNDECIDED_RANGE if sec is None else "never" if math.isinf(sec) else f"{sec:,.1f}")
+            cells.append(STILL_TRAINING if k in training else UNDECIDED_RANGE if sec is None
+                         else "never" if math.isinf(sec) else f"{sec:,.1f}")
         body.append(cells)
     header = ["method", "ms per step", "vs the baseline"]
     if rows is not None:
@@ -551,9 +573,16 @@ def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, opti
         return text
     seconds = seconds_to_threshold(record, setting, rows)
     per_step = record["settings"][setting]["median_ms_per_step"]
-    best = fastest_rows(rows, {r.key: per_step[r.key] / 1e3 for r in rows if r.key in per_step})
-    if best:
-        names = " and ".join(f"{run_label(k, optimizer)} ({seconds[k]:,.0f} s)" for k in best)
+    per_second = {r.key: per_step[r.key] / 1e3 for r in rows if r.key in per_step}
+    best = fastest_rows(rows, per_second)
+    if best is None:
+        training = " and ".join(run_label(r.key, optimizer) for r in _undecided_by(rows, per_second))
+        text = text[:-1] + f". Fewest seconds on this CPU: undecided while seeds of {training} are still training."
+    elif best:
+        if any(k not in seconds for k in best):  # a method surely fastest whose median is not known yet
+            names = " and ".join(run_label(k, optimizer) for k in best)
+        else:
+            names = " and ".join(f"{run_label(k, optimizer)} ({seconds[k]:,.0f} s)" for k in best)
         text = text[:-1] + f". Fewest seconds on this CPU (median steps x ms per step): {names}."
     return text
 

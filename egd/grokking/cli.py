@@ -328,8 +328,9 @@ def _reproduce_set(args: argparse.Namespace, name: str, out: Path | None) -> int
     print(f"reproduce {name} ({args.profile}): {len(configs)} runs, {finished} finished, results in {out}")
     for config, threads in _checkpoints_at_other_threads([c for c in configs if state[c] == "to train"], out):
         state[config] = f"to train (a checkpoint at --threads {threads} is there)"
+        starts = "training would start" if args.dry_run else "this starts"
         print(f"reproduce {name}: {run_name(config)} has no checkpoint at --threads {config.threads}, but the same "
-              f"run at --threads {threads} has one in {out}; this starts a new run from scratch (results depend on "
+              f"run at --threads {threads} has one in {out}; {starts} a new run from scratch (results depend on "
               f"the thread count, so it is another run). Pass --threads {threads} to resume that one.",
               file=sys.stderr)
     if args.dry_run:
@@ -343,7 +344,9 @@ def _reproduce_set(args: argparse.Namespace, name: str, out: Path | None) -> int
     return _run_sweep(args, todo, out, f"training {len(todo)} runs")
 
 
-#: Thread counts searched for a checkpoint of the same run made at another ``--threads``.
+#: Thread counts searched for a checkpoint of the same run made at another ``--threads``: every count up
+#: to 64, more than the cores of any machine these runs are trained on (each is one ``stat``, and the
+#: search runs only when the folder holds a checkpoint at all).
 OTHER_THREAD_COUNTS = range(1, 65)
 
 

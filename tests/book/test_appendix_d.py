@@ -382,8 +382,61 @@ def test_seconds_leave_out_a_method_with_seeds_still_training_but_it_can_still_b
     rows = ad.step_rows(transformer_runs_with_baseline((None,)), ad.transformer_paper(), ad.TRANSFORMER_ORDER,
                         planned=planned)
     assert "vanilla" not in ad.seconds_to_threshold(record, "transformer", rows)
-    assert "Fewest seconds" not in ad.fastest_summary(rows, record, "transformer", "adam", "95%")
+    assert "Fewest seconds on this CPU: undecided while seeds of Adam are still training." in ad.fastest_summary(
+        rows, record, "transformer", "adam", "95%")
     finished = ad.step_rows(transformer_runs_with_baseline((3458, 4000, 3600)), ad.transformer_paper(),
                             ad.TRANSFORMER_ORDER, planned=planned)
     assert "Fewest seconds on this CPU (median steps x ms per step): Adam (32 s)" in ad.fastest_summary(
         finished, record, "transformer", "adam", "95%")
+
+
+def row(key, value=None, *, low=None, high=None, paper=None):
+    """A StepRow of one finished seed at ``value`` steps (None: never), or, with ``low``/``high``, of a
+    method with seeds still training whose median can still be anything in [low, high]."""
+    if low is None:
+        v = math.inf if value is None else value
+        return ad.StepRow(key, paper, 1, int(value is not None), v, value, value, value, 1)
+    return ad.StepRow(key, paper, 1, 1, low, low, low, low, 1, planned=3, median_range=(low, high))
+
+
+def test_the_ordering_is_decided_only_where_every_outcome_of_the_seeds_still_training_agrees():
+    fast = [row("grokfast", 300), row("egd-svd", 100), row("egd-rsvd8", 120)]
+    assert ad.ordering_holds([row("vanilla", low=8000, high=math.inf), *fast]) is True  # 300 < any of them
+    assert ad.ordering_holds([row("vanilla", low=200, high=math.inf), *fast]) is None
+    # one comparison fails for sure: no outcome of the baseline's seeds saves the ordering
+    assert ad.ordering_holds([row("vanilla", low=0, high=math.inf), row("grokfast", 300), row("egd-svd", 400)]) \
+        is False
+    # two finished methods that both never reach: Grokfast is not faster than the baseline
+    assert ad.ordering_holds([row("vanilla"), row("grokfast"), row("egd-svd", 100)]) is False
+    check = ad.ordering_checks({"wd 2": [row("vanilla", low=200, high=math.inf), *fast]})[0]
+    assert check.holds is None
+    assert "AdamW 200 or more, or never (1/1, 2 still training)" in check.ours
+
+
+def test_a_method_with_seeds_still_training_is_the_fastest_when_even_its_highest_median_is():
+    others = [row("vanilla", 40_000), row("egd-svd", 120)]
+    assert ad.fastest_rows([row("grokfast", low=50, high=100), *others]) == ["grokfast"]
+    assert ad.fastest_rows([row("grokfast", low=50, high=130), *others]) is None
+    assert ad.fastest_rows([row("grokfast", low=50, high=math.inf), *others]) is None
+    assert ad.fastest_rows([row("grokfast", low=500, high=math.inf), *others]) == ["egd-svd"]
+    assert ad.fastest_rows([row("grokfast", 120), *others]) == ["egd-svd", "grokfast"]  # ties kept
+    assert ad.fastest_rows([row("vanilla"), row("grokfast")]) == []
+    assert ad.fastest_rows([row("vanilla"), row("grokfast", low=0, high=math.inf)]) is None
+    statement = ad.fastest_statement([row("grokfast", low=50, high=100), *others], "adamw", "85%")
+    assert "AdamW + Grokfast-EMA (50–100 steps)" in statement
+
+
+def test_an_undecided_fastest_names_only_the_methods_that_keep_it_undecided():
+    rows = [row("vanilla", low=0, high=math.inf), row("grokfast", 100), row("egd-svd", low=5000, high=6000)]
+    statement = ad.fastest_statement(rows, "adamw", "85%")
+    assert "undecided while seeds of AdamW are still training" in statement
+    assert "EGD" not in statement
+
+
+def test_a_method_compared_with_a_baseline_without_finished_runs_shows_the_range_of_its_median():
+    checks = ad.speedup_checks([row("grokfast", low=300, high=500)], "adamw", "85%", base_paper_steps=43_100)
+    assert checks[0].holds is None and checks[0].ours == "300–500 vs no finished run"
+    table = ad.step_cost_table({"settings": {"digits": {"median_ms_per_step": {"vanilla": 1.0, "grokfast": 2.0}}}},
+                               "digits", ad.DIGITS_ORDER, "adamw", rows=[row("vanilla", 1000),
+                                                                         row("grokfast", low=300, high=500)])
+    assert table.rows[1][-1] == "seeds still training" and table.rows[0][-1] == "1.0"
