@@ -1,9 +1,11 @@
 """The chapters' execution cache notices changes to the package code they import."""
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("notebook_cache", REPO / "tools" / "notebook_cache.py")
@@ -160,13 +162,22 @@ def test_a_chapter_that_imports_a_module_reading_results_reads_them(tmp_path):
     book.mkdir(parents=True)
     (book / "settings.py").write_text("def results_dir():\n    return 'results'\n")
     (book / "toy_simulation.py").write_text("from . import settings\nR = settings.results_dir()\n")
-    (book / "style.py").write_text("COLOR = 'k'\n")
+    (book / "findings.py").write_text("def f():\n    from . import (style,\n        toy_simulation as sim)\n")
+    (book / "style.py").write_text("COLOR = 'k'  # the toy_simulation chapter's colours\n")
     modules = notebook_cache.reading_modules(tmp_path)
-    assert modules == {"toy_simulation"}  # settings only defines the helper
-    assert notebook_cache.reads_committed_files("from egd.book import toy_simulation as sim", modules)
-    assert notebook_cache.reads_committed_files("from egd.book import display as show, toy_simulation", modules)
-    assert notebook_cache.reads_committed_files("import egd.book.toy_simulation", modules)
-    assert not notebook_cache.reads_committed_files("from egd.book import display as show, style", modules)
+    # settings only defines the helper; findings reads through toy_simulation; a mention is no import
+    assert modules == {"toy_simulation", "findings"}
+    reads = lambda text: notebook_cache.reads_committed_files(text, modules)
+    assert reads("from egd.book import toy_simulation as sim")
+    assert reads("from egd.book import (display,\n    findings)")
+    assert reads("import egd.book.style, egd.book.toy_simulation")
+    assert reads("from egd.book.findings import f")
+    assert not reads("from egd.book import display as show, style\n# toy_simulation, findings: not imported")
+    chapter = ("# A chapter\n\nText naming toy_simulation.\n\n```{code-cell} ipython3\n:tags: [hide-input]\n\n"
+               "%matplotlib inline\nfrom egd.book import style\n```\n\n```{code-cell} ipython3\n---\ntags: [x]\n---\n"
+               "from egd.book import findings\n```\n")
+    assert notebook_cache.imported_book_modules(notebook_cache.code_of(chapter)) == {"style", "findings"}
+    assert reads(chapter) and not reads(chapter.replace("import findings", "import style"))
     # the real chapter on the toy model's simulations reads its committed runs through that module
     real = notebook_cache.reading_modules()
     assert "toy_simulation" in real and "settings" not in real
@@ -174,6 +185,7 @@ def test_a_chapter_that_imports_a_module_reading_results_reads_them(tmp_path):
                                                 real)
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_files_git_ignores_under_results_do_not_change_the_digest(tmp_path):
     import subprocess
 

@@ -25,8 +25,10 @@ call it; it prints one line per chapter it invalidated).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -46,28 +48,58 @@ READS = re.compile(r"\b(?:results_dir|benchmarks_dir)\s*\(")
 
 
 def reading_modules(root: Path = REPO) -> set[str]:
-    """The modules of ``egd.book`` that read committed files themselves (call :data:`READS`
-    outside a ``def`` of that name), by module name."""
+    """The modules of ``egd.book`` that read committed files, by module name: those that call
+    :data:`READS` outside a ``def`` of that name, and those that import such a module (closed over
+    the package's own imports)."""
+    code = {path.stem: path.read_text() for path in sorted((root / "egd" / "book").glob("*.py"))}
+    found = {name for name, text in code.items()
+             if READS.search(re.sub(r"^\s*def\s+(?:results_dir|benchmarks_dir)\s*\(", "", text, flags=re.M))}
+    imports = {name: imported_book_modules(text) for name, text in code.items()}
+    while True:
+        more = {name for name in code if name not in found and imports[name] & found}
+        if not more:
+            return found
+        found |= more
+
+
+def code_of(text: str) -> str:
+    """The code cells of a MyST chapter (their options header and IPython magics left out), or ``text``
+    itself when it has no code cells (plain Python)."""
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", text, flags=re.M | re.S)
+    if not cells:
+        return text
+    # a cell's options: a YAML header between --- lines, or short ":key: value" lines at its top
+    cells = [re.sub(r"\A(?:---\n.*?^---\n|(?::[\w-]+:[^\n]*\n)+)", "", c, flags=re.M | re.S) for c in cells]
+    return "\n".join(line for c in cells for line in c.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def imported_book_modules(code: str) -> set[str]:
+    """The modules of ``egd.book`` that Python ``code`` imports (``from egd.book import x``,
+    ``import egd.book.x``, ``from egd.book.x import y``, and inside the package ``from . import x``
+    or ``from .x import y``), in any layout; nothing for code that does not parse."""
+    try:
+        nodes = list(ast.walk(ast.parse(code)))
+    except SyntaxError:
+        return set()
     found = set()
-    for path in sorted((root / "egd" / "book").glob("*.py")):
-        code = re.sub(r"^\s*def\s+(?:results_dir|benchmarks_dir)\s*\(", "", path.read_text(), flags=re.M)
-        if READS.search(code):
-            found.add(path.stem)
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[2] for a in node.names if a.name.startswith("egd.book.")}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if (node.level == 1 and not module) or (node.level == 0 and module == "egd.book"):
+                found |= {a.name for a in node.names}
+            elif node.level == 1:
+                found.add(module.split(".")[0])
+            elif node.level == 0 and module.startswith("egd.book."):
+                found.add(module.split(".")[2])
     return found
 
 
 def reads_committed_files(text: str, modules: set[str] = frozenset()) -> bool:
     """Whether a chapter's code reads the committed results or benchmark records: it calls
     :data:`READS`, or imports one of ``modules`` (:func:`reading_modules`)."""
-    if READS.search(text):
-        return True
-    for m in re.finditer(r"^\s*from\s+egd\.book\s+import\s+(.+)$|^\s*(?:from|import)\s+egd\.book\.(\w+)",
-                         text, flags=re.M):
-        names = {m.group(2)} if m.group(2) else {n.split()[0] for n in m.group(1).strip("()").split(",")
-                                                 if n.strip()}
-        if names & set(modules):
-            return True
-    return False
+    return READS.search(text) is not None or bool(imported_book_modules(code_of(text)) & set(modules))
 
 
 def imported_packages(text: str) -> set[str]:
@@ -96,12 +128,14 @@ def shown_files(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    # the work tree is found from the folder, not from a GIT_DIR a caller (a git hook) may have set
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
     try:
         out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."],
-                             cwd=folder, capture_output=True, check=True).stdout
+                             cwd=folder, capture_output=True, check=True, env=env).stdout
     except (OSError, subprocess.CalledProcessError):  # no git, or not a work tree
         return sorted(p for p in folder.rglob("*") if p.is_file())
-    paths = {folder / name for name in out.decode().split("\0") if name}
+    paths = {folder / os.fsdecode(name) for name in out.split(b"\0") if name}
     return sorted(p for p in paths if p.is_file())  # a tracked file deleted in the work tree is gone
 
 

@@ -164,12 +164,20 @@ def median_text(row: StepRow) -> str:
     """The median over seeds for a cell or a sentence: one number, or while seeds are still training
     the range it can still take (``"31,122–45,000"``; ``"31,122 or more, or never"`` when it may yet be a
     failure; ``"undecided"`` when it can still be anything)."""
-    low, high = row.median_bounds
+    return _bounds_text(*row.median_bounds, fmt_steps)
+
+
+def _bounds_text(low: float, high: float, fmt) -> str:
+    """One value ``fmt(low)`` (``fmt`` writes +inf as never), or the range ``[low, high]`` in words."""
     if low == high or (math.isinf(low) and math.isinf(high)):
-        return fmt_steps(row.median_all if row.median_range is None else low)
+        return fmt(low)
     if low == 0 and math.isinf(high):
         return UNDECIDED
-    return f"{fmt_steps(low)} or more, or never" if math.isinf(high) else f"{fmt_steps(low)}–{fmt_steps(high)}"
+    return f"{fmt(low)} or more, or never" if math.isinf(high) else f"{fmt(low)}–{fmt(high)}"
+
+
+def _fmt_seconds(value: float) -> str:
+    return "never" if math.isinf(value) else f"{value:,.1f}"
 
 
 def seeds_text(row: StepRow) -> str:
@@ -240,16 +248,25 @@ UNDECIDED_RANGE = "–"
 UNDECIDED = "undecided"
 #: Where ours would be for a method whose runs have not finished.
 NOT_FINISHED = "no finished run"
-#: Where a number needs the median of a method with seeds still training.
-STILL_TRAINING = "seeds still training"
+
+
+def _scaled_bounds(rows: list[StepRow], scale: dict[str, float] | None) -> dict[str, tuple[float, float]]:
+    """``key -> (lowest, highest)`` median times ``scale[key]`` (1 without ``scale``; rows missing from it
+    are left out)."""
+    if scale is None:
+        return {r.key: r.median_bounds for r in rows}
+    bad = {k: v for k, v in scale.items() if not (v > 0 and math.isfinite(v))}
+    if bad:
+        raise ValueError(f"scale must be positive and finite per method; got {bad}")
+    return {r.key: (r.median_bounds[0] * scale[r.key], r.median_bounds[1] * scale[r.key])
+            for r in rows if r.key in scale}
 
 
 def _contenders(rows: list[StepRow], scale: dict[str, float] | None) -> list[StepRow]:
     """The rows (among those in ``scale``) whose median times ``scale[key]`` can still be the smallest
-    finite one: their lowest possible value is not above every row's highest (all rows with a finite
-    lowest value when no row surely reaches)."""
-    scale = scale if scale is not None else {r.key: 1.0 for r in rows}
-    bounds = {r.key: tuple(v * scale[r.key] for v in r.median_bounds) for r in rows if r.key in scale}
+    finite one: their lowest possible value is finite and not above the smallest of the rows' highest
+    values (any finite lowest value when no row surely reaches)."""
+    bounds = _scaled_bounds(rows, scale)
     best_high = min((high for _, high in bounds.values()), default=math.inf)
     return [r for r in rows if r.key in bounds and math.isfinite(bounds[r.key][0])
             and (math.isinf(best_high) or bounds[r.key][0] <= best_high)]
@@ -264,15 +281,18 @@ def fastest_rows(rows: list[StepRow], scale: dict[str, float] | None = None) -> 
     contenders = _contenders(rows, scale)
     if len(contenders) == 1 and not math.isinf(contenders[0].median_bounds[1]):
         return [contenders[0].key]
-    if any(r.unfinished for r in contenders):
+    if _undecided_by(rows, scale):
         return None
-    # finished contenders only: they tie at the smallest value (or none reaches)
+    # every contender's median is known (finished, or fixed whatever its seeds still training do):
+    # they tie at the smallest value (or none reaches)
     return sorted(r.key for r in contenders)
 
 
 def _undecided_by(rows: list[StepRow], scale: dict[str, float] | None = None) -> list[StepRow]:
-    """The rows with seeds still training that keep :func:`fastest_rows` undecided."""
-    return [r for r in _contenders(rows, scale) if r.unfinished]
+    """The rows with seeds still training that keep :func:`fastest_rows` undecided: contenders whose
+    median can still take more than one value."""
+    bounds = _scaled_bounds(rows, scale)
+    return [r for r in _contenders(rows, scale) if bounds[r.key][0] != bounds[r.key][1]]
 
 
 def _faster(a: StepRow, b: StepRow) -> bool | None:
@@ -322,7 +342,7 @@ def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
         if base is None:  # the baseline's runs have not finished: undecided
             holds, ours = None, f"{median_text(r)} vs {NOT_FINISHED}"
         else:
-            holds = _faster(r, base)
+            holds = _surely_faster(r, base)
             ours = f"{median_text(r)} vs {median_text(base)}"
             if base.unfinished:
                 ours += f" ({base.unfinished} of its {base.planned} seeds still training)"
@@ -330,7 +350,10 @@ def speedup_checks(rows: list[StepRow], optimizer: str, threshold: str, *,
                             holds, paper or "–", ours))
     paper_best = fastest({**({} if base_paper is None else {"vanilla": base_paper}), **{r.key: r.paper for r in rows}})
     ours_best = fastest_rows(rows)
-    holds = None if not ours_best else bool(set(paper_best) & set(ours_best))
+    if ours_best is None:  # undecided, unless none of the paper's fastest can still be ours
+        holds = False if not set(paper_best) & {r.key for r in _contenders(rows, None)} else None
+    else:
+        holds = bool(set(paper_best) & set(ours_best))
     among = "" if base is not None else f" (among the methods measured; {base_label} alone has no finished run)"
     ours_text = ("undecided while seeds still train" if ours_best is None
                  else " = ".join(run_label(k, optimizer) for k in ours_best) or "none reached")
@@ -360,9 +383,9 @@ def baseline_reach_check(rows: list[StepRow], optimizer: str, threshold: str, bu
 
 
 def _surely_faster(a: StepRow, b: StepRow) -> bool | None:
-    """:func:`_faster`, with two finished rows that both never reach counted as not faster."""
-    verdict = _faster(a, b)
-    return False if verdict is None and not a.unfinished and not b.unfinished else verdict
+    """:func:`_faster`, with a row that surely never reaches (even its lowest median is a failure)
+    counted as not faster."""
+    return False if math.isinf(a.median_bounds[0]) else _faster(a, b)
 
 
 def ordering_holds(rows: list[StepRow]) -> bool | None:
@@ -540,16 +563,15 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
                     rows: list[StepRow] | None = None, caption: str = "") -> Table:
     """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's; with
     ``rows``, also the seconds to the threshold they imply (median steps, a failure as +inf, times
-    the milliseconds per step; "seeds still training" for a method whose median is not known yet)."""
-    seconds = seconds_to_threshold(record, setting, rows or [])
-    training = {r.key for r in rows or [] if r.unfinished}
+    the milliseconds per step; the range it can still take for a method with seeds still training)."""
+    medians = record["settings"].get(setting, {}).get("median_ms_per_step", {})
+    seconds = _scaled_bounds([r for r in rows or [] if r.key in medians],
+                             {k: v / 1e3 for k, v in medians.items()})
     body = []
     for k, ms, ratio in step_cost_rows(record, setting, order):
         cells = [run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
         if rows is not None:
-            sec = seconds.get(k)
-            cells.append(STILL_TRAINING if k in training else UNDECIDED_RANGE if sec is None
-                         else "never" if math.isinf(sec) else f"{sec:,.1f}")
+            cells.append(UNDECIDED_RANGE if k not in seconds else _bounds_text(*seconds[k], _fmt_seconds))
         body.append(cells)
     header = ["method", "ms per step", "vs the baseline"]
     if rows is not None:
@@ -571,7 +593,6 @@ def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, opti
     text = fastest_statement(rows, optimizer, threshold)
     if record is None or setting not in record.get("settings", {}):
         return text
-    seconds = seconds_to_threshold(record, setting, rows)
     per_step = record["settings"][setting]["median_ms_per_step"]
     per_second = {r.key: per_step[r.key] / 1e3 for r in rows if r.key in per_step}
     best = fastest_rows(rows, per_second)
@@ -579,10 +600,9 @@ def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, opti
         training = " and ".join(run_label(r.key, optimizer) for r in _undecided_by(rows, per_second))
         text = text[:-1] + f". Fewest seconds on this CPU: undecided while seeds of {training} are still training."
     elif best:
-        if any(k not in seconds for k in best):  # a method surely fastest whose median is not known yet
-            names = " and ".join(run_label(k, optimizer) for k in best)
-        else:
-            names = " and ".join(f"{run_label(k, optimizer)} ({seconds[k]:,.0f} s)" for k in best)
+        bounds = _scaled_bounds([r for r in rows if r.key in best], per_second)
+        names = " and ".join(f"{run_label(k, optimizer)} ({_bounds_text(*bounds[k], '{:,.0f}'.format)} s)"
+                             for k in best)
         text = text[:-1] + f". Fewest seconds on this CPU (median steps x ms per step): {names}."
     return text
 

@@ -439,4 +439,38 @@ def test_a_method_compared_with_a_baseline_without_finished_runs_shows_the_range
     table = ad.step_cost_table({"settings": {"digits": {"median_ms_per_step": {"vanilla": 1.0, "grokfast": 2.0}}}},
                                "digits", ad.DIGITS_ORDER, "adamw", rows=[row("vanilla", 1000),
                                                                          row("grokfast", low=300, high=500)])
-    assert table.rows[1][-1] == "seeds still training" and table.rows[0][-1] == "1.0"
+    assert table.rows[1][-1] == "0.6–1.0" and table.rows[0][-1] == "1.0"  # seconds: the range the median can take
+
+
+def test_a_method_that_surely_never_reaches_is_not_faster_whatever_the_seeds_still_training_do():
+    rows = [row("vanilla", low=200, high=math.inf), row("grokfast"), row("egd-svd", 100)]
+    assert ad.ordering_holds(rows) is False
+    assert ad.ordering_holds([row("vanilla"), row("grokfast", low=math.inf, high=math.inf), row("egd-svd", 100)]) \
+        is False
+    checks = ad.speedup_checks(rows, "adamw", "85%")
+    assert checks[0].holds is False and checks[1].holds is True  # Grokfast never; EGD 100 below any of 200 on
+
+
+def test_a_median_already_fixed_while_seeds_train_counts_as_known():
+    rows = [row("vanilla", 5000), row("grokfast", low=100, high=100), row("egd-svd", 100)]
+    assert ad.fastest_rows(rows) == ["egd-svd", "grokfast"]
+    assert "undecided" not in ad.fastest_statement(rows, "adamw", "85%")
+
+
+def test_the_papers_fastest_is_refuted_once_it_cannot_be_ours_any_more():
+    rows = [row("vanilla", 100, paper=43_100), row("grokfast", low=50, high=200, paper=1_800),
+            row("egd-svd", 5000, paper=700)]
+    assert ad.fastest_rows(rows) is None
+    assert ad.speedup_checks(rows, "adamw", "85%")[-1].holds is False  # EGD cannot be fastest any more
+    rows[-1] = row("egd-svd", 90, paper=700)  # below the baseline: fastest unless Grokfast ends under 90
+    assert ad.speedup_checks(rows, "adamw", "85%")[-1].holds is None
+
+
+def test_the_seconds_of_a_fastest_method_with_seeds_still_training_are_a_range():
+    record = {"settings": {"digits": {"median_ms_per_step": {"vanilla": 1.0, "grokfast": 1000.0}}}}
+    rows = [row("vanilla", 40_000), row("grokfast", low=10, high=20)]
+    summary = ad.fastest_summary(rows, record, "digits", "adamw", "85%")
+    assert "AdamW + Grokfast-EMA (10–20 steps)" in summary
+    assert "Fewest seconds on this CPU (median steps x ms per step): AdamW + Grokfast-EMA (10–20 s)." in summary
+    with pytest.raises(ValueError, match="scale must be positive"):
+        ad.fastest_rows(rows, {"vanilla": 0.0, "grokfast": 1.0})

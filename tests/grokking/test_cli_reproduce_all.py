@@ -155,6 +155,7 @@ def test_reproduce_at_another_thread_count_points_to_the_checkpoint_it_would_not
     seed0_at_2 = run_name(dataclasses.replace(_tiny(0), threads=2))
     assert f"{seed0_at_2} has no checkpoint at --threads 2" in captured.err
     assert "Pass --threads 1 to resume that one" in captured.err
+    assert "training would start a new run from scratch" in captured.err  # a dry run starts nothing
     assert "to train (a checkpoint at --threads 1 is there)" in captured.out
     assert captured.err.count("has no checkpoint") == 1  # seed 1 has no checkpoint at any count
     assert cli.main([*argv, "--threads", "1"]) == 0  # at the checkpoint's own count: nothing to say
