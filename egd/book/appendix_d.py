@@ -14,6 +14,8 @@ step-cost benchmark's JSON (:mod:`egd.bench.step_cost`):
   faster than Grokfast, Grokfast faster than the baseline);
 * :func:`curves` — steps, train and test accuracy of a run; :func:`run_style` — its colour
   (the method's, :func:`egd.book.style.method_style`) and a label that names the optimizer;
+* :func:`stability_table`, :func:`stability_statement` — what happens after the threshold: the lowest
+  test accuracy and the evaluations that fall below :data:`FALL_LEVEL`;
 * :func:`step_cost_rows` — milliseconds per step and the ratio to the baseline;
 * :func:`settings_table` — the hyper-parameters of each setting, read from the run configs.
 """
@@ -41,7 +43,8 @@ __all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS",
            "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
-           "accuracy_levels", "lowest_after_threshold", "stability_table", "PendingMethod", "pending_methods",
+           "accuracy_levels", "lowest_after_threshold", "stability_table", "falls_after_threshold",
+           "stability_statement", "FALL_LEVEL", "PendingMethod", "pending_methods",
            "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER", "digits_rows",
            "transformer_checks", "findings", "planned_seeds", "median_text", "seeds_text", "fastest_rows"]
 
@@ -634,9 +637,26 @@ def lowest_after_threshold(run: RunResult) -> float | None:
     return float(run.test_acc[reached:].min())
 
 
-def stability_table(runs: list[RunResult], order: tuple[str, ...], optimizer: str, *, caption: str = "") -> Table:
-    """Per method: how long the runs trained past the threshold, and the lowest test accuracy there
-    (median over seeds and the lowest over seeds)."""
+#: The test accuracy below which an evaluation after the threshold counts as a fall (:func:`falls_after_threshold`).
+FALL_LEVEL = 0.90
+
+
+def falls_after_threshold(run: RunResult, level: float = FALL_LEVEL) -> int | None:
+    """Evaluations after the epoch that first reached the threshold with test accuracy below ``level``
+    (None if the run never reached it, or stopped there)."""
+    if not 0 < level <= 1:
+        raise ValueError(f"level must be in (0, 1]; got {level}")
+    reached = run.epochs_to_threshold
+    if reached is None or reached >= len(run.test_acc):
+        return None
+    return int(np.count_nonzero(run.test_acc[reached:] < level))
+
+
+def stability_table(runs: list[RunResult], order: tuple[str, ...], optimizer: str, *, caption: str = "",
+                    level: float = FALL_LEVEL) -> Table:
+    """Per method: how long the runs trained past the threshold, the lowest test accuracy there (median
+    over seeds and the lowest over seeds), and the evaluations there below ``level`` (over all seeds,
+    and how many seeds had one)."""
     body = []
     for key, group in runs_by_method(runs, order).items():
         lows = [v for v in (lowest_after_threshold(r) for r in group) if v is not None]
@@ -646,10 +666,40 @@ def stability_table(runs: list[RunResult], order: tuple[str, ...], optimizer: st
         after = sorted({(len(r.test_acc) - r.epochs_to_threshold) * spe for r in group
                         if r.epochs_to_threshold is not None and r.epochs_to_threshold < len(r.test_acc)})
         span = f"{after[0]:,}" if len(after) == 1 else f"{after[0]:,}–{after[-1]:,}"
+        falls = [n for n in (falls_after_threshold(r, level) for r in group) if n is not None]
         body.append([run_label(key, optimizer), f"{len(lows)}/{len(group)}", span,
-                     f"{float(np.median(lows)):.1%}", f"{min(lows):.1%}"])
+                     f"{float(np.median(lows)):.1%}", f"{min(lows):.1%}",
+                     f"{sum(falls)} ({sum(n > 0 for n in falls)}/{len(falls)} seeds)"])
     return Table(["method", "seeds past the threshold", "steps trained after it", "lowest test accuracy: median",
-                  "lowest over seeds"], body, caption=caption)
+                  "lowest over seeds", f"evaluations below {level:.0%} after it (seeds with one)"], body,
+                 caption=caption)
+
+
+def stability_statement(runs: list[RunResult], order: tuple[str, ...], optimizer: str, *,
+                        level: float = FALL_LEVEL) -> str:
+    """One sentence from :func:`falls_after_threshold`: which methods stayed at or above ``level`` at every
+    evaluation after first reaching the threshold, on every seed past it, and how often the others fell."""
+    steady, fell = [], []
+    for key, group in runs_by_method(runs, order).items():
+        falls = [n for n in (falls_after_threshold(r, level) for r in group) if n is not None]
+        if not falls:
+            continue
+        if sum(falls) == 0:
+            steady.append(run_label(key, optimizer))
+        else:
+            seeds = sum(n > 0 for n in falls)
+            fell.append(f"{run_label(key, optimizer)} fell below {level:.0%} at {sum(falls)} evaluation"
+                        f"{'s' if sum(falls) > 1 else ''} ({seeds} of {len(falls)} seeds)")
+    if not steady and not fell:
+        return "No run trained past the threshold."
+    parts = []
+    if steady:
+        parts.append(f"{' and '.join(steady)} stayed at or above {level:.0%} test accuracy at every evaluation "
+                     "after first reaching the threshold, on every seed")
+    if fell:
+        parts.append(("" if steady else "after first reaching the threshold, ") + "; ".join(fell))
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 # --- the findings of the landing page and the status scoreboard ----------------------------------------------

@@ -246,7 +246,28 @@ def test_lowest_accuracy_after_the_threshold():
     assert ad.lowest_after_threshold(fake_run("egd-svd", None, 1, None, setting="transformer")) is None
     table = ad.stability_table([run, fake_run("egd-svd", None, 1, 12, setting="transformer", epochs_run=22)],
                                ad.TRANSFORMER_ORDER, "adam")
-    assert table.rows == [["Adam + EGD (exact)", "2/2", "90", "90.0%", "80.0%"]]
+    assert table.rows == [["Adam + EGD (exact)", "2/2", "90", "90.0%", "80.0%", "1 (1/2 seeds)"]]
+
+
+def test_falls_below_a_level_after_the_threshold_are_counted_per_method():
+    dipping = fake_run("grokfast", None, 0, 10, setting="transformer", epochs_run=20)
+    dipping.history["test_correct"][[12, 15]] = int(0.5 * 4705)  # two evaluations fall, after the threshold
+    dipping.history["test_correct"][3] = 0  # before it: not a fall
+    steady = [fake_run("egd-svd", None, s, 10, setting="transformer", epochs_run=20) for s in range(2)]
+    never = fake_run("egd-svd", None, 2, None, setting="transformer")
+    assert ad.falls_after_threshold(dipping) == 2 and ad.falls_after_threshold(steady[0]) == 0
+    assert ad.falls_after_threshold(never) is None
+    assert ad.falls_after_threshold(dipping, level=0.4) == 0
+    with pytest.raises(ValueError, match="level must be in"):
+        ad.falls_after_threshold(dipping, level=90)
+    runs = [dipping, *steady, never]
+    statement = ad.stability_statement(runs, ad.TRANSFORMER_ORDER, "adam")
+    assert statement == ("Adam + EGD (exact) stayed at or above 90% test accuracy at every evaluation after first "
+                         "reaching the threshold, on every seed; Adam + Grokfast-EMA fell below 90% at 2 evaluations "
+                         "(1 of 1 seeds).")
+    assert ad.stability_statement([dipping], ad.TRANSFORMER_ORDER, "adam").startswith(
+        "After first reaching the threshold, Adam + Grokfast-EMA fell below 90% at 2 evaluations (1 of 1 seeds).")
+    assert ad.stability_statement([never], ad.TRANSFORMER_ORDER, "adam") == "No run trained past the threshold."
 
 
 def test_step_cost_table_with_seconds_to_the_threshold():
