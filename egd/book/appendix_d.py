@@ -519,7 +519,7 @@ def fastest_statement(rows: list[StepRow], optimizer: str, threshold: str) -> st
         training = " and ".join(run_label(r.key, optimizer) for r in _undecided_by(rows))
         text = f"Fewest steps to {threshold}: undecided while seeds of {training} are still training"
     elif ours:
-        text = (f"Fewest steps to {threshold} (median over seeds, a failure as +inf): "
+        text = (f"Fewest steps to {threshold} (median over seeds, a failure as +∞): "
                 f"{names(ours, lambda k: median_text(by_key[k]))}")
     else:
         text = f"No method reaches {threshold} on most of its seeds"

@@ -168,7 +168,7 @@ def test_missing_runs_are_named():
 def test_fastest_statement_names_ours_and_the_papers():
     rows = ad.step_rows(digits_runs(), ad.digits_paper(), ad.DIGITS_ORDER)
     text = ad.fastest_statement(rows, "adamw", "85%")
-    assert text.startswith("Fewest steps to 85% (median over seeds, a failure as +inf): "
+    assert text.startswith("Fewest steps to 85% (median over seeds, a failure as +∞): "
                            "AdamW + EGD (exact) (550 steps)")
     assert "the paper's fewest: AdamW + EGD-RSVD r=8 (500 steps)." in text
     none = ad.step_rows([fake_run("vanilla", None, s, None) for s in range(3)], ad.digits_paper(), ad.DIGITS_ORDER)
