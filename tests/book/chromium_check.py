@@ -42,6 +42,8 @@ What is checked on each page (:meth:`PageReport.problems`)
   ``| --- |``, or ``|—|`` after CommonMark's typographer), notebook outputs included.
 * images: every ``<img>`` is ``complete`` with ``naturalWidth > 0`` (the viewport is made
   as tall as the page first, so nothing is left unloaded below the fold).
+* printed output: no ``print``/stream output (``.cell_output .output.stream pre``) wider than
+  its box, which a reader would have to scroll sideways to read to its end.
 * console: no ``console.error``/``console.assert`` failure, no uncaught exception, no
   browser log entry of level error (failed loads, blocked requests, CSP, ...).
 * hosts: no request to anything but ``file:``/``data:``/``blob:``/``about:``, and no
@@ -196,6 +198,7 @@ class PageReport:
     pipe_table_lines: list[str] = dataclasses.field(default_factory=list)
     images: int = 0
     broken_images: list[str] = dataclasses.field(default_factory=list)
+    wide_outputs: list[str] = dataclasses.field(default_factory=list)
     console_errors: list[str] = dataclasses.field(default_factory=list)
     requests: list[str] = dataclasses.field(default_factory=list)
     external_requests: list[str] = dataclasses.field(default_factory=list)
@@ -213,6 +216,7 @@ class PageReport:
         out += [f"raw math in visible text: {text!r}" for text in self.raw_math]
         out += [f"markdown pipe table shown as text: {line!r}" for line in self.pipe_table_lines]
         out += [f"image not loaded: {src}" for src in self.broken_images]
+        out += [f"printed output wider than the page (scrolls sideways): {line!r}" for line in self.wide_outputs]
         out += [f"console error: {msg}" for msg in self.console_errors]
         out += [f"request to another host: {url}" for url in self.external_requests]
         out += [f"reference to another host: {ref}" for ref in self.external_refs]
@@ -398,6 +402,7 @@ class Chromium:
             report.math_errors = found["mathErrors"]
             report.images = found["images"]
             report.broken_images = found["brokenImages"]
+            report.wide_outputs = found["wideOutputs"]
             refs = list(found["references"])
             for href in found["unreadableSheets"]:  # the rules of a file: style sheet are hidden from the page
                 refs += _css_file_references(href)
@@ -583,6 +588,10 @@ _INSPECT_JS = r"""
     ],
     images: images.length, brokenImages: broken,
     references: [...new Set(refs)], unreadableSheets, visibleText,
+    // printed output (print, a stream) that the reader would scroll sideways to read
+    wideOutputs: [...document.querySelectorAll('.cell_output .output.stream pre')]
+      .filter(el => el.scrollWidth > el.clientWidth + 1)
+      .map(el => el.textContent.split('\n').reduce((a, b) => b.length > a.length ? b : a, '').slice(0, 120)),
   };
 })()
 """

@@ -115,6 +115,20 @@ def test_pipe_table_left_as_text_is_reported(tmp_path, chromium):
     assert sum("pipe table" in problem for problem in report.problems()) == 2
 
 
+def test_printed_output_wider_than_its_box_is_reported(tmp_path, chromium):
+    long = "a verdict sentence that runs on " * 12
+    box = ('<div class="cell_output docutils container" style="width: 600px">'
+           '<div class="output stream highlight-myst-ansi notranslate"><div class="highlight">'
+           '<pre style="overflow: auto">{}</pre></div></div></div>')
+    report = chromium.check_page(write_page(tmp_path, box.format("short line\n" + long)))
+    assert report.wide_outputs == [long[:120]]
+    assert sum("scrolls sideways" in problem for problem in report.problems()) == 1
+    # the book's style sheet wraps such output instead
+    css = (Path(__file__).resolve().parents[2] / "book" / "_static" / "egd-output.css").read_text()
+    wrapped = chromium.check_page(write_page(tmp_path / "wrapped", box.format(long), head=f"<style>{css}</style>"))
+    assert wrapped.wide_outputs == []
+
+
 def test_other_hosts_are_reported(tmp_path, chromium):
     (tmp_path / "style.css").write_text(
         '@font-face { font-family: Remote; src: url("https://fonts.example.org/remote.woff2"); }\n'
