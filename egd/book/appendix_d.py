@@ -43,8 +43,8 @@ __all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS",
            "load_runs", "load_step_bench", "step_cost_rows", "transformer_paper", "digits_paper",
            "baseline_reach_check", "settings_table", "train_size", "missing_runs", "fastest_statement",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
-           "accuracy_levels", "lowest_after_threshold", "stability_table", "falls_after_threshold",
-           "stability_statement", "FALL_LEVEL", "PendingMethod", "pending_methods",
+           "accuracy_levels", "accuracy_levels_text", "lowest_after_threshold", "stability_table",
+           "falls_after_threshold", "stability_statement", "FALL_LEVEL", "PendingMethod", "pending_methods",
            "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER", "digits_rows",
            "transformer_checks", "findings", "planned_seeds", "median_text", "seeds_text", "fastest_rows"]
 
@@ -626,6 +626,18 @@ def accuracy_levels(runs: list[RunResult]) -> tuple[float | None, float | None]:
             at_mem.append(float(run.test_acc[hit[0]]))
         final.append(float(run.test_acc[-1]))
     return (float(np.median(at_mem)) if at_mem else None), float(np.median(final))
+
+
+def accuracy_levels_text(runs: list[RunResult]) -> str:
+    """:func:`accuracy_levels` of ``runs`` in words: the test accuracy when the runs have memorised their
+    training set and at the end, or that they never memorise it."""
+    at_mem, final = accuracy_levels(runs)
+    median = f"median of {len(runs)} run{'s' * (len(runs) > 1)}"
+    if at_mem is None:
+        return (f"it never memorises its training set (its train accuracy stays below {MEMORISED_ACCURACY:.0%}); "
+                f"test accuracy {final:.1%} at the end of the run ({median})")
+    return (f"test accuracy {at_mem:.1%} when it has memorised its training set, {final:.1%} at the end of the run "
+            f"({median})")
 
 
 def lowest_after_threshold(run: RunResult) -> float | None:

@@ -211,8 +211,12 @@ def test_accuracy_levels_at_memorisation_and_at_the_end():
         run.history["train_correct"][:2] = 0
     at_mem, final = ad.accuracy_levels(runs)
     assert at_mem == pytest.approx(int(0.5 * 797) / 797) and final == 1.0
+    assert ad.accuracy_levels_text(runs) == ("test accuracy 49.9% when it has memorised its training set, 100.0% at "
+                                             "the end of the run (median of 3 runs)")
     runs[0].history["train_correct"][:] = 0
     assert ad.accuracy_levels(runs[:1])[0] is None
+    assert ad.accuracy_levels_text(runs[:1]) == ("it never memorises its training set (its train accuracy stays below "
+                                                 "99%); test accuracy 100.0% at the end of the run (median of 1 run)")
 
 
 def test_load_runs_trains_only_when_asked(tmp_path):
