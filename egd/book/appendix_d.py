@@ -45,8 +45,9 @@ __all__ = ["fmt_steps", "TRANSFORMER_ORDER", "DIGITS_ORDER", "OPTIMIZER_LABELS",
            "runs_by_method", "ordering_checks", "step_cost_table", "PAPER_ORDERING", "mixed_rows",
            "accuracy_levels", "accuracy_levels_text", "lowest_after_threshold", "stability_table",
            "falls_after_threshold", "stability_statement", "FALL_LEVEL", "PendingMethod", "pending_methods",
-           "NOT_FINISHED", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER", "digits_rows",
-           "transformer_checks", "findings", "planned_seeds", "median_text", "seeds_text", "fastest_rows"]
+           "NOT_FINISHED", "seconds_per_step", "seconds_to_threshold", "fastest_summary", "step_budget", "CHAPTER",
+           "digits_rows", "transformer_checks", "findings", "planned_seeds", "median_text", "seeds_text",
+           "fastest_rows"]
 
 #: Method keys in the order of the paper's Tables 6 and 7.
 TRANSFORMER_ORDER = ("vanilla", "grokfast", "egd-svd", "egd-rsvd36")
@@ -567,9 +568,7 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
     """Milliseconds per step (median of the benchmark's blocks) and the ratio to the baseline's; with
     ``rows``, also the seconds to the threshold they imply (median steps, a failure as +inf, times
     the milliseconds per step; the range it can still take for a method with seeds still training)."""
-    medians = record["settings"].get(setting, {}).get("median_ms_per_step", {})
-    seconds = _scaled_bounds([r for r in rows or [] if r.key in medians],
-                             {k: v / 1e3 for k, v in medians.items()})
+    seconds = _scaled_bounds(rows or [], seconds_per_step(record, setting))
     body = []
     for k, ms, ratio in step_cost_rows(record, setting, order):
         cells = [run_label(k, optimizer), f"{ms:.2f}", f"{ratio:.2f}x"]
@@ -582,11 +581,18 @@ def step_cost_table(record: dict, setting: str, order: tuple[str, ...], optimize
     return Table(header, body, caption=caption)
 
 
+def seconds_per_step(record: dict, setting: str) -> dict[str, float]:
+    """The step benchmark's median seconds per step for ``setting``, by method key."""
+    if setting not in record["settings"]:
+        raise ValueError(f"the benchmark has no setting {setting!r}; it has {sorted(record['settings'])}")
+    return {k: ms / 1e3 for k, ms in record["settings"][setting]["median_ms_per_step"].items()}
+
+
 def seconds_to_threshold(record: dict, setting: str, rows: list[StepRow]) -> dict[str, float]:
     """Per method key with a row and a timed step: median steps (a failure as +inf) x median seconds per step;
-    a method with seeds still training is left out (its median is not known yet)."""
-    medians = record["settings"][setting]["median_ms_per_step"]
-    return {r.key: r.median_all * medians[r.key] / 1e3 for r in rows if r.key in medians and not r.unfinished}
+    a method whose median seeds still training could change is left out (it is not known yet)."""
+    bounds = _scaled_bounds(rows, seconds_per_step(record, setting))
+    return {k: low for k, (low, high) in bounds.items() if low == high}
 
 
 def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, optimizer: str,
@@ -596,8 +602,7 @@ def fastest_summary(rows: list[StepRow], record: dict | None, setting: str, opti
     text = fastest_statement(rows, optimizer, threshold)
     if record is None or setting not in record.get("settings", {}):
         return text
-    per_step = record["settings"][setting]["median_ms_per_step"]
-    per_second = {r.key: per_step[r.key] / 1e3 for r in rows if r.key in per_step}
+    per_second = seconds_per_step(record, setting)
     best = fastest_rows(rows, per_second)
     if best is None:
         training = " and ".join(run_label(r.key, optimizer) for r in _undecided_by(rows, per_second))

@@ -282,6 +282,9 @@ def test_step_cost_table_with_seconds_to_the_threshold():
     cells = {r[0]: r[-1] for r in table.rows}
     assert cells["AdamW"] == "450.0" and cells["AdamW + EGD (exact)"] == "22.0"
     assert cells["AdamW + EGD-RSVD r=8"] == "never"
+    assert ad.seconds_per_step(record, "digits")["egd-svd"] == pytest.approx(0.04)
+    with pytest.raises(ValueError, match="no setting 'gpu'"):
+        ad.seconds_per_step(record, "gpu")
 
 
 def test_a_baseline_without_finished_runs_is_listed_and_leaves_its_verdicts_undecided():
